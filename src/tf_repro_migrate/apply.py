@@ -1,0 +1,235 @@
+"""Apply the edits of the accepted findings to a module, in one transform.
+
+Edits are keyed by the identity of nodes in the *original* tree. Statement-level
+edits work on "statement units": a small statement inside a line (so that
+``np.random.seed(7); rn.seed(8)`` can lose one half) or a compound statement.
+Comments above or beside a removed statement are carried to the next statement
+of the block, because libcst attaches them to the statement they precede.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import libcst as cst
+
+from tf_repro_migrate.findings import Edit, InsertAfter, ReplaceNode, ReplaceStatement
+
+
+@dataclass
+class _StatementOps:
+    replacement: list[cst.BaseStatement] | None = None
+    after: list[cst.BaseStatement] = field(default_factory=list)
+
+
+def apply_edits(module: cst.Module, edits: Sequence[Edit]) -> cst.Module:
+    """Return ``module`` with ``edits`` applied (imports are handled by the engine)."""
+    exprs: dict[cst.CSTNode, cst.CSTNode] = {}
+    stmts: dict[cst.CSTNode, _StatementOps] = {}
+    for edit in edits:
+        if isinstance(edit, ReplaceNode):
+            exprs[edit.old] = edit.new
+        elif isinstance(edit, ReplaceStatement):
+            stmts.setdefault(edit.old, _StatementOps()).replacement = list(edit.new)
+        elif isinstance(edit, InsertAfter):
+            stmts.setdefault(edit.anchor, _StatementOps()).after.extend(edit.new)
+    if not exprs and not stmts:
+        return module
+    return module.visit(_Applier(exprs, stmts))
+
+
+def _comment_line(comment: cst.Comment) -> cst.EmptyLine:
+    return cst.EmptyLine(indent=True, whitespace=cst.SimpleWhitespace(""), comment=comment)
+
+
+def _blank_run(lines: Sequence[cst.EmptyLine], from_end: bool) -> int:
+    seq = list(reversed(lines)) if from_end else list(lines)
+    count = 0
+    for line in seq:
+        if line.comment is not None:
+            break
+        count += 1
+    return count
+
+
+def _join_lines(first: Sequence[cst.EmptyLine], second: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """Concatenate two runs of leading lines without doubling the blank lines at the seam."""
+    first, second = list(first), list(second)
+    tail, head = _blank_run(first, True), _blank_run(second, False)
+    if tail and head:
+        keep = max(tail, head)
+        first = first[: len(first) - tail]
+        second = second[head:]
+        return first + [cst.EmptyLine()] * keep + second
+    return first + second
+
+
+def _with_leading(stmt: cst.BaseStatement, lines: Sequence[cst.EmptyLine]) -> cst.BaseStatement:
+    if not lines:
+        return stmt
+    return stmt.with_changes(leading_lines=_join_lines(lines, stmt.leading_lines))
+
+
+class _Applier(cst.CSTTransformer):
+    def __init__(self, exprs: dict[cst.CSTNode, cst.CSTNode], stmts: dict[cst.CSTNode, _StatementOps]):
+        super().__init__()
+        self.exprs = exprs
+        self.stmts = stmts
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
+        replacement = self.exprs.get(original_node)
+        if replacement is not None:
+            return replacement
+        return super().on_leave(original_node, updated_node)
+
+    # -- blocks -------------------------------------------------------------------------------
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        body, pending = self._rebuild(original_node.body, updated_node.body)
+        footer = _join_lines(pending, updated_node.footer) if pending else updated_node.footer
+        return updated_node.with_changes(body=body, footer=footer)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        body, pending = self._rebuild(original_node.body, updated_node.body)
+        if not body:
+            body = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=pending)]
+            pending = []
+        footer = _join_lines(pending, updated_node.footer) if pending else updated_node.footer
+        return updated_node.with_changes(body=body, footer=footer)
+
+    def leave_SimpleStatementSuite(
+        self, original_node: cst.SimpleStatementSuite, updated_node: cst.SimpleStatementSuite
+    ) -> cst.SimpleStatementSuite:
+        smalls: list[cst.BaseSmallStatement] = []
+        changed = False
+        for orig, upd in zip(original_node.body, updated_node.body):
+            ops = self.stmts.get(orig)
+            if ops is None:
+                smalls.append(upd)
+                continue
+            changed = True
+            pieces: list[cst.BaseStatement] = (
+                [cst.SimpleStatementLine(body=[upd])] if ops.replacement is None else ops.replacement
+            )
+            for piece in [*pieces, *ops.after]:
+                if not isinstance(piece, cst.SimpleStatementLine):
+                    raise ValueError("compound statement cannot go into a one-line suite")
+                smalls.extend(piece.body)
+        if not changed:
+            return updated_node
+        if not smalls:
+            smalls = [cst.Pass()]
+        return updated_node.with_changes(body=_fix_semicolons(smalls))
+
+    def _rebuild(
+        self, originals: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]
+    ) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
+        out: list[cst.BaseStatement] = []
+        pending: list[cst.EmptyLine] = []
+
+        def emit(stmt: cst.BaseStatement) -> None:
+            nonlocal pending
+            out.append(_with_leading(stmt, pending))
+            pending = []
+
+        for orig, upd in zip(originals, updated):
+            if isinstance(orig, cst.SimpleStatementLine) and isinstance(upd, cst.SimpleStatementLine):
+                pieces = self._split_line(orig, upd)
+                if pieces is None:
+                    emit(upd)
+                    continue
+            else:
+                ops = self.stmts.get(orig)
+                if ops is None:
+                    emit(upd)
+                    continue
+                pieces = list(ops.replacement) if ops.replacement is not None else [upd]
+                if ops.replacement is not None:
+                    pieces = self._carry_comments(upd, pieces)
+                pieces += ops.after
+            if not pieces:
+                # The whole statement went away: keep its comments for the next statement.
+                pending = _join_lines(pending, self._orphaned_comments(upd))
+                continue
+            for piece in pieces:
+                emit(piece)
+        return out, pending
+
+    def _carry_comments(self, old: cst.BaseStatement, pieces: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        if not pieces:
+            return pieces
+        first = pieces[0]
+        return [_with_leading(first, old.leading_lines), *pieces[1:]]
+
+    @staticmethod
+    def _orphaned_comments(old: cst.BaseStatement) -> list[cst.EmptyLine]:
+        lines = list(old.leading_lines)
+        if isinstance(old, cst.SimpleStatementLine) and old.trailing_whitespace.comment is not None:
+            lines.append(_comment_line(old.trailing_whitespace.comment))
+        return lines
+
+    def _split_line(
+        self, orig: cst.SimpleStatementLine, upd: cst.SimpleStatementLine
+    ) -> list[cst.BaseStatement] | None:
+        """Pieces a line turns into, or None when none of its small statements has an edit."""
+        if not any(small in self.stmts for small in orig.body):
+            return None
+        pieces: list[cst.BaseStatement] = []
+        kept: list[cst.BaseSmallStatement] = []
+
+        def flush() -> None:
+            if kept:
+                pieces.append(cst.SimpleStatementLine(body=_fix_semicolons(kept)))
+                kept.clear()
+
+        replaced_any = False
+        for o_small, u_small in zip(orig.body, upd.body):
+            ops = self.stmts.get(o_small)
+            if ops is None:
+                kept.append(u_small)
+                continue
+            if ops.replacement is None:
+                kept.append(u_small)
+                flush()
+            else:
+                flush()
+                replaced_any = True
+                pieces.extend(ops.replacement)
+            pieces.extend(ops.after)
+        flush()
+        if not pieces:
+            return []
+        # The line's comments: those above go with its first piece, the one beside it
+        # stays beside the first piece (or above it, when that piece is compound).
+        trailing = upd.trailing_whitespace
+        first = pieces[0]
+        first = _with_leading(first, upd.leading_lines)
+        if trailing.comment is not None:
+            if isinstance(first, cst.SimpleStatementLine) and first.trailing_whitespace.comment is None:
+                first = first.with_changes(trailing_whitespace=trailing)
+            else:
+                first = first.with_changes(leading_lines=[*first.leading_lines, _comment_line(trailing.comment)])
+        elif not replaced_any and len(pieces) == 1 and isinstance(first, cst.SimpleStatementLine):
+            first = first.with_changes(trailing_whitespace=trailing)
+        return [first, *pieces[1:]]
+
+
+def _fix_semicolons(smalls: Sequence[cst.BaseSmallStatement]) -> list[cst.BaseSmallStatement]:
+    """Separate small statements with '; ' and leave the last one without a semicolon."""
+    fixed: list[cst.BaseSmallStatement] = []
+    for i, small in enumerate(smalls):
+        last = i == len(smalls) - 1
+        if last:
+            fixed.append(small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT))
+        elif isinstance(small.semicolon, cst.Semicolon):
+            fixed.append(small)
+        else:
+            fixed.append(
+                small.with_changes(
+                    semicolon=cst.Semicolon(
+                        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(" ")
+                    )
+                )
+            )
+    return fixed

@@ -1,0 +1,229 @@
+"""The view of one parsed file that every rule shares: resolved names, statement
+units and blocks, positions, and the findings recorded so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import libcst as cst
+from libcst.metadata.base_provider import LazyValue
+from libcst.metadata import (
+    ClassScope,
+    GlobalScope,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+    Scope,
+    ScopeProvider,
+)
+
+from tf_repro_migrate.findings import AddImport, Edit, Finding, Safety
+
+BlockNode = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked of one run of the engine."""
+
+    unsafe_fixes: bool = False
+    select: frozenset[str] | None = None
+    ignore: frozenset[str] = frozenset()
+    keras_target: str = "keras"  # "keras" -> keras.utils.set_random_seed; "tf.keras" -> tf.keras.utils...
+
+    def enabled(self, code: str) -> bool:
+        if any(code.startswith(prefix) for prefix in self.ignore):
+            return False
+        return self.select is None or any(code.startswith(prefix) for prefix in self.select)
+
+
+class Context:
+    """Metadata for one module plus the bookkeeping rules share (claimed nodes, findings)."""
+
+    def __init__(self, wrapper: MetadataWrapper, options: Options):
+        self.wrapper = wrapper
+        self.module = wrapper.module
+        self.options = options
+        self.qnames = wrapper.resolve(QualifiedNameProvider)
+        self.scopes = wrapper.resolve(ScopeProvider)
+        self.parents = wrapper.resolve(ParentNodeProvider)
+        self.positions = wrapper.resolve(PositionProvider)
+        self.findings: list[Finding] = []
+        self.claimed: set[cst.CSTNode] = set()
+        self.cache: dict[str, object] = {}
+        self._calls: dict[str, list[cst.Call]] | None = None
+        self._blocks: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+
+    # -- names --------------------------------------------------------------------------------
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """Names ``node`` resolves to through imports (local look-alikes resolve to nothing)."""
+        value = self.qnames.get(node, ())
+        if isinstance(value, LazyValue):
+            value = value()
+        return {q.name for q in value if q.source is QualifiedNameSource.IMPORT}
+
+    def matches(self, node: cst.CSTNode, names: Iterable[str]) -> bool:
+        return not self.qualified_names(node).isdisjoint(names)
+
+    def calls_to(self, names: Iterable[str]) -> list[cst.Call]:
+        """Every call in the module whose callee resolves to one of ``names``, in source order."""
+        if self._calls is None:
+            index: dict[str, list[cst.Call]] = {}
+            for call in _walk_calls(self.module):
+                for name in self.qualified_names(call.func):
+                    index.setdefault(name, []).append(call)
+            self._calls = index
+        found = {id(c): c for name in names for c in self._calls.get(name, ())}
+        return sorted(found.values(), key=self.sort_key)
+
+    def sort_key(self, node: cst.CSTNode) -> tuple[int, int]:
+        pos = self.positions[node].start
+        return (pos.line, pos.column)
+
+    def module_alias(self, node: cst.CSTNode, module: str, also: Sequence[str] = ()) -> str | None:
+        """The name under which ``module`` (or one of ``also``) is imported, visible from ``node``."""
+        wanted = {module, *also}
+        scope: Scope | None = self.scopes.get(node)
+        start = scope
+        while scope is not None:
+            if not (isinstance(scope, ClassScope) and scope is not start):
+                for assignment in scope.assignments:
+                    imp = getattr(assignment, "node", None)
+                    if isinstance(imp, cst.Import):
+                        for alias in imp.names:
+                            bound = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+                            target = alias.evaluated_name if alias.evaluated_alias else bound
+                            if bound == assignment.name and target in wanted:
+                                return bound
+                    elif isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
+                        base = _dotted(imp.module) if imp.module is not None and not imp.relative else None
+                        for alias in imp.names:
+                            bound = alias.evaluated_alias or alias.evaluated_name
+                            if base and bound == assignment.name and f"{base}.{alias.evaluated_name}" in wanted:
+                                return bound
+            if isinstance(scope, GlobalScope):
+                break
+            scope = scope.parent
+        return None
+
+    def tf_name(self, node: cst.CSTNode, edits: list[Edit]) -> str:
+        """How to spell the ``tensorflow`` module at ``node``; adds an import edit if needed."""
+        name = self.module_alias(node, "tensorflow")
+        if name is None:
+            edits.append(AddImport("tensorflow", "tf"))
+            return "tf"
+        return name
+
+    def keras_utils(self, node: cst.CSTNode, edits: list[Edit]) -> str:
+        """The spelling of ``keras.utils`` for the configured Keras target."""
+        if self.options.keras_target == "tf.keras":
+            return f"{self.tf_name(node, edits)}.keras.utils"
+        name = self.module_alias(node, "keras", also=("tensorflow.keras",))
+        if name is not None:
+            return f"{name}.utils"
+        scope = self.scopes.get(node)
+        if scope is not None and "keras" in scope:
+            # "keras" is taken by something else (e.g. the backend module): go through tf.
+            return f"{self.tf_name(node, edits)}.keras.utils"
+        edits.append(AddImport("keras"))
+        return "keras.utils"
+
+    # -- statements and blocks ---------------------------------------------------------------
+
+    def unit_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The statement unit holding ``node``: a small statement, or a compound statement."""
+        current = node
+        while True:
+            parent = self.parents.get(current)
+            if parent is None or isinstance(parent, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                return current
+            if isinstance(parent, (cst.IndentedBlock, cst.Module)):
+                return current
+            current = parent
+
+    def block_of(self, unit: cst.CSTNode) -> cst.CSTNode:
+        parent = self.parents[unit]
+        if isinstance(parent, cst.SimpleStatementLine):
+            parent = self.parents[parent]
+        return parent
+
+    def in_suite(self, unit: cst.CSTNode) -> bool:
+        return isinstance(self.parents.get(unit), cst.SimpleStatementSuite)
+
+    def block_units(self, block: cst.CSTNode) -> list[cst.CSTNode]:
+        """The statement units of a block, flattened in order."""
+        units = self._blocks.get(block)
+        if units is None:
+            units = []
+            for stmt in getattr(block, "body", ()):
+                if isinstance(stmt, cst.SimpleStatementLine):
+                    units.extend(stmt.body)
+                elif isinstance(stmt, cst.BaseSmallStatement):
+                    units.append(stmt)
+                else:
+                    units.append(stmt)
+            self._blocks[block] = units
+        return units
+
+    def enclosing(self, node: cst.CSTNode, kinds: tuple[type, ...]) -> Iterator[cst.CSTNode]:
+        """Ancestors of ``node`` of the given kinds, innermost first."""
+        current = self.parents.get(node)
+        while current is not None:
+            if isinstance(current, kinds):
+                yield current
+            current = self.parents.get(current)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    # -- findings ----------------------------------------------------------------------------
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        code: str,
+        message: str,
+        safety: Safety,
+        edits: Sequence[Edit] = (),
+        claim: Iterable[cst.CSTNode] = (),
+    ) -> Finding:
+        pos = self.positions[node].start
+        finding = Finding(code, pos.line, pos.column + 1, message, safety, list(edits))
+        self.findings.append(finding)
+        self.claimed.update(claim)
+        return finding
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _walk_calls(module: cst.Module) -> list[cst.Call]:
+    collector = _CallCollector()
+    module.visit(collector)
+    return collector.calls
+
+
+class _CallCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+
+def statement(code: str, module: cst.Module) -> cst.BaseStatement:
+    """Parse one generated statement with the file's own newline and indentation."""
+    return cst.parse_statement(code, config=module.config_for_parsing)
+
+
+def expression(code: str, module: cst.Module) -> cst.BaseExpression:
+    return cst.parse_expression(code, config=module.config_for_parsing)

@@ -1,0 +1,142 @@
+"""The migration of one source text, top to bottom:
+
+1. pre-filter: a text that contains none of the rules' trigger words is left alone
+   without being parsed (most files of any real tree);
+2. parse once with libcst and resolve metadata once (qualified names, scopes,
+   parents, positions);
+3. run every enabled rule on that one view; rules record findings and edits;
+4. drop findings on suppressed lines; keep the edits of the safe findings (and of the
+   unsafe ones with ``--unsafe-fixes``);
+5. apply the edits in one transform, then add the imports the new code needs and
+   remove the imports the removed code leaves unused (libcst's
+   ``AddImportsVisitor`` / ``RemoveImportsVisitor``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import MetadataWrapper
+
+from tf_repro_migrate.analysis import compat_v1_file
+from tf_repro_migrate.apply import apply_edits
+from tf_repro_migrate.context import Context, Options
+from tf_repro_migrate.findings import AddImport, Finding, ReplaceNode, ReplaceStatement, Safety
+from tf_repro_migrate.rules import Rule, all_rules, all_triggers
+
+__all__ = ["Options", "Result", "migrate_source", "might_match", "parse"]
+
+_SUPPRESS = re.compile(r"#\s*tf-repro-migrate:\s*ignore(?:\[(?P<codes>[A-Z0-9,\s]+)\])?")
+
+
+@dataclass
+class Result:
+    """The outcome for one source text."""
+
+    old: str
+    new: str
+    findings: list[Finding] = field(default_factory=list)
+    skipped: bool = False  # the pre-filter found nothing to look at
+
+    @property
+    def changed(self) -> bool:
+        return self.new != self.old
+
+    @property
+    def held_back(self) -> int:
+        return sum(1 for f in self.findings if f.safety is Safety.UNSAFE and f.edits and not f.applied)
+
+    @property
+    def manual(self) -> int:
+        return sum(1 for f in self.findings if f.safety is Safety.MANUAL)
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[type[Rule], ...]:
+    return tuple(sorted(all_rules(), key=lambda r: (r.order, r.code)))
+
+
+@lru_cache(maxsize=1)
+def _triggers() -> tuple[str, ...]:
+    return all_triggers()
+
+
+def might_match(text: str) -> bool:
+    """Cheap pre-filter: can this text contain any boilerplate a rule looks for?"""
+    return any(trigger in text for trigger in _triggers())
+
+
+def parse(text: str) -> cst.Module:
+    """Parse source text; raises ``libcst.ParserSyntaxError`` when it is not valid Python 3."""
+    return cst.parse_module(text)
+
+
+def migrate_source(text: str, options: Options | None = None) -> Result:
+    """Migrate one Python source text. Raises ``libcst.ParserSyntaxError`` if it does not parse."""
+    options = options or Options()
+    if not might_match(text):
+        return Result(text, text, skipped=True)
+    return migrate_module(parse(text), text, options)
+
+
+def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    ctx = Context(wrapper, options)
+    compat_v1 = compat_v1_file(ctx) is not None
+    for rule_cls in _rules():
+        if not options.enabled(rule_cls.code):
+            continue
+        if compat_v1 and not rule_cls.in_compat_v1_files:
+            continue
+        if rule_cls.triggers and not any(t in text for t in rule_cls.triggers):
+            continue
+        rule_cls().run(ctx)
+    findings = _unsuppressed(ctx.findings, text)
+    findings.sort(key=lambda f: (f.line, f.col, f.code))
+    accepted = [
+        f
+        for f in findings
+        if f.edits and (f.safety is Safety.SAFE or (f.safety is Safety.UNSAFE and options.unsafe_fixes))
+    ]
+    if not accepted:
+        return Result(text, text, findings)
+    edits = [e for f in accepted for e in f.edits]
+    new_module = apply_edits(module, edits)
+    imports = CodemodContext(wrapper=wrapper)
+    for edit in edits:
+        if isinstance(edit, AddImport):
+            AddImportsVisitor.add_needed_import(imports, edit.module, asname=edit.asname)
+        elif isinstance(edit, (ReplaceStatement, ReplaceNode)):
+            RemoveImportsVisitor.remove_unused_import_by_node(imports, edit.old)
+    if imports.scratch.get(AddImportsVisitor.CONTEXT_KEY):
+        new_module = AddImportsVisitor(imports).transform_module(new_module)
+    if imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
+        new_module = RemoveImportsVisitor(imports).transform_module(new_module)
+    for f in accepted:
+        f.applied = True
+    return Result(text, new_module.code, findings)
+
+
+def _unsuppressed(findings: list[Finding], text: str) -> list[Finding]:
+    """Drop findings on lines carrying ``# tf-repro-migrate: ignore`` (or ``ignore[CODE,...]``)."""
+    if "tf-repro-migrate:" not in text:
+        return list(findings)
+    lines = text.splitlines()
+    kept = []
+    for f in findings:
+        line = lines[f.line - 1] if 0 < f.line <= len(lines) else ""
+        match = _SUPPRESS.search(line)
+        if match is None:
+            kept.append(f)
+            continue
+        codes = match.group("codes")
+        if codes is not None and f.code not in {c.strip() for c in codes.split(",")}:
+            kept.append(f)
+    return kept
+
+

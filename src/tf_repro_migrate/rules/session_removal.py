@@ -1,0 +1,97 @@
+"""TRM004 session-removal: drop ``tf.Session`` + ``K.set_session`` when Keras was their only user.
+
+TF2 runs eagerly and Keras 3 has no ``set_session``: the session existed only to
+carry a ``ConfigProto`` (whose fields TRM003 turns into ``tf.config`` calls). So the
+session statement and the ``set_session`` call are removed, but only when
+``set_session`` (or nothing) is the session's only use. A session that is used
+afterwards (``sess.run``, passed to a constructor, returned, ``with sess.as_default()``,
+read back through ``K.get_session()``) belongs to graph-mode code: it is reported as
+manual ("graph-mode code: needs a full TF2 port") and kept, with TF1-only names renamed
+to ``tf.compat.v1`` so it still runs on TF2. A ``set_session(x)`` whose session we
+cannot see (``set_session(make_sess())``) is reported too.
+
+Docs: https://www.tensorflow.org/guide/migrate/tf1_vs_tf2 ,
+https://keras.io/guides/migrating_to_keras_3/
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tf_repro_migrate.analysis import version_gated
+from tf_repro_migrate.context import Context
+from tf_repro_migrate.findings import Edit, ReplaceNode, ReplaceStatement, Safety
+from tf_repro_migrate.rules import Rule
+from tf_repro_migrate.rules.session_config import translate
+from tf_repro_migrate.sessions import Setup, analyse
+
+_LEGACY_SESSIONS = {"tensorflow.Session": "Session", "tensorflow.InteractiveSession": "InteractiveSession"}
+
+
+def _drops_fields(ctx: Context, setup: Setup) -> bool:
+    return any(translate(f, ctx, "tf", "gpu")[0] is None for f in setup.fields)
+
+
+class SessionRemoval(Rule):
+    code = "TRM004"
+    name = "session-removal"
+    summary = "remove a tf.Session whose only use is K.set_session; report graph-mode sessions"
+    safety = Safety.SAFE
+    order = 31
+    triggers = ("Session", "set_session")
+
+    def run(self, ctx: Context) -> None:
+        analysis = analyse(ctx)
+        for setup in analysis.setups:
+            sessions = [s for s in setup.sessions if s not in ctx.claimed and not version_gated(ctx, s)]
+            if not sessions:
+                continue
+            if setup.removable:
+                self._remove(ctx, setup, sessions[0])
+            else:
+                self._keep(ctx, setup, sessions)
+        for call in analysis.stray_set_session:
+            if call in ctx.claimed or version_gated(ctx, call):
+                continue
+            ctx.report(
+                call,
+                self.code,
+                "set_session() does not exist in Keras 3 and the session it gets is built elsewhere: "
+                "port that helper by hand (move its ConfigProto options to tf.config calls)",
+                Safety.MANUAL,
+            )
+
+    def _remove(self, ctx: Context, setup: Setup, first: cst.Call) -> None:
+        units = [*setup.session_units, *setup.set_session_units]
+        edits: list[Edit] = [ReplaceStatement(unit, []) for unit in dict.fromkeys(units)]
+        safety = Safety.UNSAFE if _drops_fields(ctx, setup) else Safety.SAFE
+        what = "session and set_session() removed" if setup.set_session_units else "unused session removed"
+        message = f"{what}: TF2 runs eagerly, Keras 3 has no set_session"
+        if safety is Safety.UNSAFE:
+            message += " (its config has options with no TF2 form, see TRM003)"
+        ctx.report(first, self.code, message, safety, edits, claim=setup.sessions + setup.set_session_calls)
+
+    def _keep(self, ctx: Context, setup: Setup, sessions: list[cst.Call]) -> None:
+        reason = setup.problems[0]
+        ctx.report(
+            sessions[0],
+            self.code,
+            f"graph-mode code: needs a full TF2 port ({reason}); the session is kept",
+            Safety.MANUAL,
+        )
+        edits: list[Edit] = []
+        for session in sessions:
+            legacy = ctx.qualified_names(session.func) & set(_LEGACY_SESSIONS)
+            if legacy:
+                tf = ctx.tf_name(session, edits)
+                name = _LEGACY_SESSIONS[next(iter(legacy))]
+                edits.append(ReplaceNode(session.func, cst.parse_expression(f"{tf}.compat.v1.{name}")))
+        if edits:
+            ctx.report(
+                sessions[0],
+                self.code,
+                "tf.Session does not exist in TF2: renamed to tf.compat.v1 to keep the graph-mode code running",
+                Safety.SAFE,
+                edits,
+            )
+        ctx.claimed.update(setup.sessions)

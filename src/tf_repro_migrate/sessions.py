@@ -1,0 +1,314 @@
+"""Analysis of TF1 session set-up blocks, shared by the session rules (TRM003, TRM004).
+
+A *setup* is one ``ConfigProto`` (with the ``GPUOptions`` and attribute mutations
+that feed it), the sessions built from it, and the ``set_session`` calls that hand
+those sessions to Keras. A setup can be turned into ``tf.config`` calls only when
+everything about it is visible: the session's only use is ``set_session`` (or
+nothing), the config's only uses are the session and field mutations in the same
+scope, and nothing in the file reads the session back (``K.get_session()``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from tf_repro_migrate.analysis import GET_SESSION, SET_SESSION
+from tf_repro_migrate.context import Context
+
+CONFIG_PROTO = ("tensorflow.ConfigProto", "tensorflow.compat.v1.ConfigProto")
+GPU_OPTIONS = ("tensorflow.GPUOptions", "tensorflow.compat.v1.GPUOptions")
+SESSIONS = (
+    "tensorflow.Session",
+    "tensorflow.compat.v1.Session",
+    "tensorflow.InteractiveSession",
+    "tensorflow.compat.v1.InteractiveSession",
+)
+DEFAULT_GRAPH = ("tensorflow.get_default_graph", "tensorflow.compat.v1.get_default_graph")
+
+
+@dataclass
+class FieldSet:
+    """One config field set somewhere: ``path`` like ``gpu_options.allow_growth``."""
+
+    path: str
+    value: cst.BaseExpression
+    unit: cst.CSTNode  # the statement that sets it (the constructor's or a mutation)
+    node: cst.CSTNode
+
+
+@dataclass
+class Setup:
+    config: cst.Call | None
+    config_unit: cst.CSTNode | None  # the `cfg = ConfigProto(...)` statement, when assigned
+    gpu_options: list[tuple[cst.Call, cst.CSTNode | None]] = field(default_factory=list)
+    fields: list[FieldSet] = field(default_factory=list)
+    mutation_units: list[cst.CSTNode] = field(default_factory=list)
+    sessions: list[cst.Call] = field(default_factory=list)
+    session_units: list[cst.CSTNode] = field(default_factory=list)
+    set_session_units: list[cst.CSTNode] = field(default_factory=list)
+    set_session_calls: list[cst.Call] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    anchor: cst.CSTNode | None = None  # where the tf.config calls of inline configs go
+
+    @property
+    def removable(self) -> bool:
+        return not self.problems
+
+    def single_threaded(self) -> bool:
+        values = {f.path: f.value for f in self.fields}
+        return all(
+            isinstance(values.get(k), cst.Integer) and values[k].value == "1"  # type: ignore[union-attr]
+            for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")
+        )
+
+
+@dataclass
+class SessionAnalysis:
+    setups: list[Setup]
+    stray_set_session: list[cst.Call]  # set_session(x) where x is not a session we can see
+
+
+def analyse(ctx: Context) -> SessionAnalysis:
+    cached = ctx.cache.get("sessions")
+    if cached is None:
+        cached = _Analyser(ctx).run()
+        ctx.cache["sessions"] = cached
+    return cached  # type: ignore[return-value]
+
+
+def _single_name_assign(ctx: Context, call: cst.Call) -> tuple[cst.CSTNode, str] | None:
+    """``name = call`` as a whole statement: (unit, name)."""
+    unit = ctx.unit_of(call)
+    if (
+        isinstance(unit, cst.Assign)
+        and unit.value is call
+        and len(unit.targets) == 1
+        and isinstance(unit.targets[0].target, cst.Name)
+    ):
+        return unit, unit.targets[0].target.value
+    return None
+
+
+def _references(ctx: Context, unit: cst.CSTNode, name: str) -> list[cst.Name] | None:
+    """Every read of ``name`` in the scope where ``unit`` binds it (None if ambiguous)."""
+    scope = ctx.scopes.get(unit)
+    if scope is None:
+        return None
+    assignments = list(scope[name])
+    if len(assignments) != 1:
+        return None
+    return [access.node for access in assignments[0].references if isinstance(access.node, cst.Name)]
+
+
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+class _Analyser:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.get_session_used = bool(ctx.calls_to(GET_SESSION))
+
+    def run(self) -> SessionAnalysis:
+        ctx = self.ctx
+        setups: list[Setup] = []
+        by_config: dict[cst.CSTNode, Setup] = {}
+        handled_set_session: set[cst.Call] = set()
+        for session in ctx.calls_to(SESSIONS):
+            setup_problems: list[str] = []
+            session_unit, set_units, set_calls = self._session_uses(session, setup_problems)
+            handled_set_session.update(set_calls)
+            config_expr = _keyword(session, "config")
+            for arg in session.args:
+                if arg.keyword is None or arg.star:
+                    setup_problems.append("the session is built with positional or ** arguments")
+                    break
+                if arg.keyword.value not in ("config", "graph"):
+                    setup_problems.append(f"the session sets `{arg.keyword.value}=`")
+            graph = _keyword(session, "graph")
+            if graph is not None and not (
+                isinstance(graph, cst.Call) and ctx.matches(graph.func, DEFAULT_GRAPH)
+            ):
+                setup_problems.append("the session runs an explicit graph")
+            setup = self._config_setup(config_expr, by_config, setup_problems)
+            if setup is None:
+                setup = Setup(config=None, config_unit=None)
+                setups.append(setup)
+            elif setup not in setups:
+                setups.append(setup)
+            setup.sessions.append(session)
+            if session_unit is not None:
+                setup.session_units.append(session_unit)
+            setup.set_session_units.extend(set_units)
+            setup.set_session_calls.extend(set_calls)
+            setup.problems.extend(p for p in setup_problems if p not in setup.problems)
+            if setup.anchor is None:
+                setup.anchor = session_unit if session_unit is not None else (set_units[0] if set_units else None)
+        # ConfigProto objects never handed to a session we could see.
+        for config in ctx.calls_to(CONFIG_PROTO):
+            if any(s.config is config for s in setups):
+                continue
+            problems: list[str] = ["the config is not passed to a session in this file"]
+            setup = self._config_setup(config, by_config, problems) or Setup(config=config, config_unit=None)
+            setup.problems.extend(p for p in problems if p not in setup.problems)
+            if setup not in setups:
+                setups.append(setup)
+        stray = [c for c in ctx.calls_to(SET_SESSION) if c not in handled_set_session]
+        return SessionAnalysis(setups, stray)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def _session_uses(
+        self, session: cst.Call, problems: list[str]
+    ) -> tuple[cst.CSTNode | None, list[cst.CSTNode], list[cst.Call]]:
+        """(the session's own statement if separate, set_session statements, set_session calls)."""
+        ctx = self.ctx
+        if self.get_session_used:
+            problems.append("the file reads the session back with get_session()")
+        parent = ctx.parents.get(session)
+        if isinstance(parent, cst.Arg):
+            outer = ctx.parents.get(parent)
+            if isinstance(outer, cst.Call) and ctx.matches(outer.func, SET_SESSION) and self._is_statement(outer):
+                return None, [ctx.unit_of(outer)], [outer]
+            problems.append("the session is passed on as an argument")
+            return None, [], []
+        unit = ctx.unit_of(session)
+        if isinstance(unit, cst.Expr) and unit.value is session:
+            return unit, [], []  # e.g. a bare InteractiveSession(config=...) workaround
+        assigned = _single_name_assign(ctx, session)
+        if assigned is None:
+            problems.append("the session is used in place (with-block, return or expression)")
+            return unit, [], []
+        unit, name = assigned
+        refs = _references(ctx, unit, name)
+        if refs is None:
+            problems.append(f"`{name}` is bound more than once")
+            return unit, [], []
+        set_units: list[cst.CSTNode] = []
+        set_calls: list[cst.Call] = []
+        for ref in refs:
+            arg = ctx.parents.get(ref)
+            call = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
+            if (
+                isinstance(call, cst.Call)
+                and len(call.args) == 1
+                and ctx.matches(call.func, SET_SESSION)
+                and self._is_statement(call)
+            ):
+                set_units.append(ctx.unit_of(call))
+                set_calls.append(call)
+            else:
+                line = ctx.positions[ref].start.line
+                problems.append(f"`{name}` is used after set-up (line {line})")
+        return unit, set_units, set_calls
+
+    def _is_statement(self, call: cst.Call) -> bool:
+        unit = self.ctx.unit_of(call)
+        return isinstance(unit, cst.Expr) and unit.value is call
+
+    # -- configs -------------------------------------------------------------------------------
+
+    def _config_setup(
+        self, expr: cst.BaseExpression | None, by_config: dict[cst.CSTNode, Setup], problems: list[str]
+    ) -> Setup | None:
+        ctx = self.ctx
+        if expr is None:
+            return None
+        config: cst.Call | None = None
+        config_unit: cst.CSTNode | None = None
+        name: str | None = None
+        if isinstance(expr, cst.Call) and ctx.matches(expr.func, CONFIG_PROTO):
+            config = expr
+            assigned = _single_name_assign(ctx, expr)
+            if assigned is not None:
+                config_unit, name = assigned
+        elif isinstance(expr, cst.Name):
+            for assignment in ctx.scopes[expr][expr.value] if ctx.scopes.get(expr) else []:
+                node = getattr(assignment, "node", None)
+                target = ctx.parents.get(node) if node is not None else None
+                stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
+                if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call) and ctx.matches(
+                    stmt.value.func, CONFIG_PROTO
+                ):
+                    config, config_unit, name = stmt.value, stmt, expr.value
+        if config is None:
+            problems.append("the config comes from elsewhere")
+            return None
+        if config in by_config:
+            return by_config[config]
+        setup = Setup(config=config, config_unit=config_unit)
+        by_config[config] = setup
+        self._constructor_fields(config, "", config_unit or ctx.unit_of(config), setup)
+        if name is not None and config_unit is not None:
+            self._mutations(config_unit, name, "", setup, passes_as="config")
+        return setup
+
+    def _constructor_fields(self, call: cst.Call, prefix: str, unit: cst.CSTNode, setup: Setup) -> None:
+        ctx = self.ctx
+        for arg in call.args:
+            if arg.keyword is None or arg.star:
+                setup.problems.append(f"`{ctx.code(call.func)}` takes positional or ** arguments here")
+                continue
+            key = arg.keyword.value
+            value = arg.value
+            if prefix == "" and key == "gpu_options":
+                self._gpu_options(value, setup)
+                continue
+            setup.fields.append(FieldSet(prefix + key, value, unit, arg))
+
+    def _gpu_options(self, value: cst.BaseExpression, setup: Setup) -> None:
+        ctx = self.ctx
+        if isinstance(value, cst.Call) and ctx.matches(value.func, GPU_OPTIONS):
+            setup.gpu_options.append((value, None))
+            self._constructor_fields(value, "gpu_options.", setup.config_unit or ctx.unit_of(value), setup)
+            return
+        if isinstance(value, cst.Name) and ctx.scopes.get(value) is not None:
+            for assignment in ctx.scopes[value][value.value]:
+                node = getattr(assignment, "node", None)
+                target = ctx.parents.get(node) if node is not None else None
+                stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
+                if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call) and ctx.matches(
+                    stmt.value.func, GPU_OPTIONS
+                ):
+                    setup.gpu_options.append((stmt.value, stmt))
+                    self._constructor_fields(stmt.value, "gpu_options.", stmt, setup)
+                    self._mutations(stmt, value.value, "gpu_options.", setup, passes_as="gpu_options")
+                    return
+        setup.problems.append("the GPU options come from elsewhere")
+
+    def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str) -> None:
+        """Record ``name.a.b = v`` statements; any other use of ``name`` is a problem."""
+        ctx = self.ctx
+        refs = _references(ctx, unit, name)
+        if refs is None:
+            setup.problems.append(f"`{name}` is bound more than once")
+            return
+        for ref in refs:
+            parent = ctx.parents.get(ref)
+            if isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == passes_as:
+                call = ctx.parents.get(parent)
+                if isinstance(call, cst.Call) and ctx.matches(call.func, SESSIONS + CONFIG_PROTO):
+                    continue
+            path: list[str] = []
+            node: cst.CSTNode = ref
+            while isinstance(parent, cst.Attribute) and parent.value is node:
+                path.append(parent.attr.value)
+                node, parent = parent, ctx.parents.get(parent)
+            if path and isinstance(parent, cst.AssignTarget):
+                assign = ctx.parents.get(parent)
+                if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+                    mutation_unit = ctx.unit_of(assign)
+                    setup.fields.append(FieldSet(prefix + ".".join(path), assign.value, mutation_unit, assign))
+                    setup.mutation_units.append(mutation_unit)
+                    continue
+            if path and isinstance(parent, cst.SubscriptElement | cst.Subscript):
+                setup.fields.append(FieldSet(prefix + ".".join(path) + "[]", ref, ctx.unit_of(ref), ref))
+                setup.mutation_units.append(ctx.unit_of(ref))
+                continue
+            line = ctx.positions[ref].start.line
+            setup.problems.append(f"`{name}` is used outside the session set-up (line {line})")

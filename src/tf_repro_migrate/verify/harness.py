@@ -1,0 +1,737 @@
+"""In-process capture harness for ``tf-repro-migrate verify``.
+
+This module runs INSIDE the child process that executes the user's script::
+
+    python -m tf_repro_migrate.verify.harness --result OUT.json \
+        [--max-steps N] [--seed-offset K] SCRIPT [ARGS...]
+
+It must not import TensorFlow or Keras itself before the script does: a script
+may set ``TF_ENABLE_ONEDNN_OPTS`` or ``KERAS_BACKEND`` in ``os.environ`` before
+its own imports, and importing them early would silently change what is being
+verified.  Instead, post-import hooks patch Keras and TensorFlow the moment the
+script imports them:
+
+* ``keras.Model.fit`` (which is also ``tf.keras.Model.fit``) is wrapped, the
+  way autologging libraries do, to add a recording callback and to digest the
+  model's and optimizer's variables after ``fit`` returns;
+* ``BaseOptimizer.apply`` (reached by ``apply_gradients``) is wrapped so custom
+  ``GradientTape`` loops and ``train_on_batch`` are captured: the variables an
+  optimizer updates outside ``fit`` are digested when the script ends, and in
+  eager mode each step's gradients are digested too;
+* the global seed setters (``random.seed``, ``numpy.random.seed``,
+  ``numpy.random.default_rng`` and TensorFlow's eager global seed, which
+  ``tf.random.set_seed`` and ``keras.utils.set_random_seed`` both end in) are
+  wrapped to record the seeds the script sets and, for the ``--control`` run,
+  to shift them by an offset.  Keras' own global ``SeedGenerator`` is seeded
+  from Python's ``random`` module, so it follows the shifted seed.
+
+The results are written as JSON to the ``--result`` file, whatever way the
+script ends (normal end, ``sys.exit``, exception).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import importlib.abc
+import importlib.machinery
+import inspect
+import json
+import os
+import platform
+import runpy
+import sys
+import threading
+import time
+import traceback
+from types import ModuleType
+from typing import Any, Callable
+
+SCHEMA_VERSION = 1
+
+# Variables up to this many elements are stored in full (base64 of their
+# bytes) so the parent can compute the largest absolute difference and
+# np.allclose; larger ones are stored as a digest plus min/max/sum only.
+MAX_STORED_ELEMENTS = 100_000
+
+# Per-step gradient digests in eager custom loops are skipped above this many
+# gradient elements per step, to keep the harness overhead small.
+MAX_STEP_DIGEST_ELEMENTS = 4_000_000
+
+# Environment variables that change numerics or determinism; recorded in the
+# fingerprint as the child (after the script ran) saw them.
+FINGERPRINT_ENV_VARS = (
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_DETERMINISTIC_OPS",
+    "TF_CUDNN_DETERMINISTIC",
+    "TF_XLA_FLAGS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND",
+    "PYTHONHASHSEED",
+)
+
+
+# ---------------------------------------------------------------------------
+# Recorded state
+# ---------------------------------------------------------------------------
+
+
+class _State:
+    """Everything the harness records while the script runs."""
+
+    def __init__(self, max_steps: int | None, seed_offset: int) -> None:
+        self.max_steps = max_steps
+        self.seed_offset = seed_offset
+        self.captures: list[dict[str, Any]] = []
+        self.seed_calls: list[dict[str, Any]] = []
+        # Optimizers stepped outside fit(), in first-use order.  Strong
+        # references on purpose: their variables must still be alive when the
+        # script has ended (runpy drops the script's globals on SystemExit).
+        self.loop_optimizers: list[Any] = []
+        self.loop_records: dict[int, dict[str, Any]] = {}
+        self.local = threading.local()
+        self.patched: list[str] = []
+
+
+STATE: _State | None = None
+
+
+def _depth(name: str) -> int:
+    assert STATE is not None
+    return getattr(STATE.local, name, 0)
+
+
+def _set_depth(name: str, value: int) -> None:
+    assert STATE is not None
+    setattr(STATE.local, name, value)
+
+
+# ---------------------------------------------------------------------------
+# Value encoding
+# ---------------------------------------------------------------------------
+
+
+def encode_scalar(value: Any) -> str:
+    """Encode a logged value so that equal strings mean bit-identical values."""
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, float):
+        return float.hex(value)
+    if isinstance(value, int):
+        return repr(value)
+    try:
+        return float.hex(float(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _to_numpy(variable: Any) -> Any:
+    import numpy as np
+
+    if hasattr(variable, "numpy"):
+        return np.asarray(variable.numpy())
+    return np.asarray(variable)
+
+
+def _variable_name(variable: Any) -> str:
+    for attr in ("path", "name"):
+        value = getattr(variable, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(variable).__name__
+
+
+def digest_variable(variable: Any) -> dict[str, Any]:
+    """Digest one variable: name, dtype, shape, sha256 of its bytes, a summary
+    and, for small numeric variables, the values themselves."""
+    import numpy as np
+
+    array = _to_numpy(variable)
+    contiguous = np.ascontiguousarray(array)
+    record: dict[str, Any] = {
+        "name": _variable_name(variable),
+        "dtype": str(array.dtype),
+        "shape": list(array.shape),
+        "sha256": hashlib.sha256(contiguous.tobytes()).hexdigest(),
+        "summary": None,
+        "values": None,
+    }
+    numeric = array.dtype.kind in "fiub" or array.dtype.name in ("bfloat16",)
+    if numeric and array.size:
+        if array.dtype.kind in "fc" or array.dtype.name == "bfloat16":
+            # float16/bfloat16 -> float32 and float32 -> float64 are exact.
+            wide = array.astype(np.float64)
+            store = array.astype(np.float32) if array.dtype.itemsize < 4 else array
+            if store.dtype.kind != "f":
+                store = wide
+        else:
+            wide = array.astype(np.float64)
+            store = array.astype(np.int64)
+        record["summary"] = {
+            "min": repr(float(np.min(wide))),
+            "max": repr(float(np.max(wide))),
+            "sum": repr(float(np.sum(wide))),
+        }
+        if array.size <= MAX_STORED_ELEMENTS:
+            record["values"] = {
+                "dtype": str(store.dtype),
+                "b64": base64.b64encode(np.ascontiguousarray(store).tobytes()).decode(),
+            }
+    return record
+
+
+def digest_variables(variables: Any) -> list[dict[str, Any]]:
+    """Digest a list of variables in order (errors are recorded, not raised)."""
+    out = []
+    for variable in list(variables or []):
+        try:
+            out.append(digest_variable(variable))
+        except Exception as exc:  # a capture problem must not kill the run
+            out.append({"name": _variable_name(variable), "error": repr(exc)})
+    return out
+
+
+def _qualname(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# ---------------------------------------------------------------------------
+# fit() capture
+# ---------------------------------------------------------------------------
+
+
+def _make_recorder_callback(keras_callback_base: type, record: dict[str, Any]) -> Any:
+    """Build the Keras callback that records every batch and epoch log."""
+    assert STATE is not None
+    max_steps = STATE.max_steps
+
+    class _VerifyRecorder(keras_callback_base):  # type: ignore[misc, valid-type]
+        # Not async_safe: logs must be recorded in order, and the stop for
+        # --max-steps must happen right after batch N, not some batches later.
+        def __init__(self) -> None:
+            super().__init__()
+            self._epoch = 0
+            self._seen = 0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._epoch = int(epoch)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            record["batches"].append(
+                {
+                    "epoch": self._epoch,
+                    "batch": int(batch),
+                    "logs": {k: encode_scalar(v) for k, v in sorted((logs or {}).items())},
+                }
+            )
+            self._seen += 1
+            if max_steps is not None and self._seen >= max_steps:
+                # Stopping (instead of capping steps_per_epoch) keeps the run
+                # an exact prefix of the uncapped one.
+                self.model.stop_training = True
+                record["truncated"] = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            record["epochs"].append(
+                {
+                    "epoch": int(epoch),
+                    "logs": {k: encode_scalar(v) for k, v in sorted((logs or {}).items())},
+                }
+            )
+
+    return _VerifyRecorder()
+
+
+def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
+    original = model_cls.fit
+    if getattr(original, "_tf_repro_verify", False):
+        return
+    signature = inspect.signature(original)
+
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        assert STATE is not None
+        if _depth("fit") > 0:  # fit called from inside fit: record the outer only
+            return original(self, *args, **kwargs)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            return original(self, *args, **kwargs)  # let Keras raise its own error
+        record: dict[str, Any] = {
+            "kind": "fit",
+            "index": len(STATE.captures),
+            "model_class": _qualname(self),
+            "model_name": str(getattr(self, "name", "")),
+            "truncated": False,
+            "batches": [],
+            "epochs": [],
+            "variables": [],
+            "optimizer_class": None,
+            "optimizer_variables": [],
+            "completed": False,
+        }
+        STATE.captures.append(record)
+        recorder = _make_recorder_callback(keras_callback_base, record)
+        callbacks = bound.arguments.get("callbacks")
+        if callbacks is None:
+            callbacks = [recorder]
+        elif hasattr(callbacks, "callbacks") and hasattr(callbacks, "append"):
+            callbacks.append(recorder)  # a CallbackList built by the user
+        else:
+            # Copy: never mutate the user's own list.
+            callbacks = [recorder] + list(callbacks)
+        bound.arguments["callbacks"] = callbacks
+        _set_depth("fit", 1)
+        try:
+            result = original(*bound.args, **bound.kwargs)
+        finally:
+            _set_depth("fit", 0)
+        record["completed"] = True
+        record["variables"] = digest_variables(getattr(self, "weights", []))
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None:
+            record["optimizer_class"] = _qualname(optimizer)
+            record["optimizer_variables"] = digest_variables(
+                getattr(optimizer, "variables", [])
+            )
+        return result
+
+    fit.__wrapped__ = original  # type: ignore[attr-defined]
+    fit.__signature__ = signature  # type: ignore[attr-defined]
+    fit.__doc__ = original.__doc__
+    fit._tf_repro_verify = True  # type: ignore[attr-defined]
+    model_cls.fit = fit  # type: ignore[method-assign]
+
+
+def _on_keras_model_module(module: ModuleType) -> None:
+    from keras.src.callbacks.callback import Callback
+
+    _patch_fit(module.Model, Callback)
+    assert STATE is not None
+    STATE.patched.append("keras.Model.fit")
+
+
+# ---------------------------------------------------------------------------
+# Custom training loop capture (optimizer steps outside fit)
+# ---------------------------------------------------------------------------
+
+
+def _eager_step_digest(grads: Any) -> str | None:
+    """sha256 over all gradients of one step, or None in graph mode / too big."""
+    try:
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    except ImportError:
+        pass
+    import numpy as np
+
+    sha = hashlib.sha256()
+    total = 0
+    for grad in grads:
+        if grad is None:
+            sha.update(b"None")
+            continue
+        if hasattr(grad, "values") and hasattr(grad, "indices"):  # IndexedSlices
+            grad = grad.values
+        array = np.asarray(grad.numpy() if hasattr(grad, "numpy") else grad)
+        total += array.size
+        if total > MAX_STEP_DIGEST_ELEMENTS:
+            return None
+        sha.update(np.ascontiguousarray(array).tobytes())
+    return sha.hexdigest()
+
+
+def _patch_optimizer_apply(optimizer_cls: type) -> None:
+    original = optimizer_cls.apply
+    if getattr(original, "_tf_repro_verify", False):
+        return
+
+    def apply(self: Any, grads: Any, trainable_variables: Any = None) -> Any:
+        assert STATE is not None
+        if _depth("fit") > 0 or _depth("apply") > 0:
+            return original(self, grads, trainable_variables)
+        _set_depth("apply", 1)
+        try:
+            result = original(self, grads, trainable_variables)
+        finally:
+            _set_depth("apply", 0)
+        try:
+            _record_loop_step(self, grads, trainable_variables)
+        except Exception as exc:  # never let the capture break training
+            rec = STATE.loop_records.get(id(self))
+            if rec is not None:
+                rec.setdefault("errors", []).append(repr(exc))
+        return result
+
+    apply.__wrapped__ = original  # type: ignore[attr-defined]
+    apply._tf_repro_verify = True  # type: ignore[attr-defined]
+    optimizer_cls.apply = apply  # type: ignore[method-assign]
+
+
+def _record_loop_step(optimizer: Any, grads: Any, trainable_variables: Any) -> None:
+    assert STATE is not None
+    rec = STATE.loop_records.get(id(optimizer))
+    if rec is None:
+        rec = {
+            "kind": "optimizer",
+            "optimizer_class": _qualname(optimizer),
+            "optimizer_name": str(getattr(optimizer, "name", "")),
+            "apply_calls": 0,
+            "step_digests": [],
+            "per_step": True,
+            "seen_variables": list(trainable_variables or []),
+        }
+        STATE.loop_records[id(optimizer)] = rec
+        STATE.loop_optimizers.append(optimizer)
+    rec["apply_calls"] += 1
+    if rec["per_step"]:
+        digest = _eager_step_digest(list(grads))
+        if digest is None:
+            # Inside tf.function the Python body runs only while tracing, so
+            # per-step digests are impossible; the end state still is compared.
+            rec["per_step"] = False
+            rec["step_digests"] = []
+        else:
+            rec["step_digests"].append(digest)
+
+
+def _finish_loop_captures() -> None:
+    """Digest the variables of every optimizer stepped outside fit()."""
+    assert STATE is not None
+    for optimizer in STATE.loop_optimizers:
+        rec = STATE.loop_records[id(optimizer)]
+        variables = list(getattr(optimizer, "_trainable_variables", None) or [])
+        if not variables:
+            variables = rec["seen_variables"]
+        capture = {k: v for k, v in rec.items() if k != "seen_variables"}
+        capture["index"] = len(STATE.captures)
+        capture["variables"] = digest_variables(variables)
+        capture["optimizer_variables"] = digest_variables(getattr(optimizer, "variables", []))
+        try:
+            capture["iterations"] = int(_to_numpy(optimizer.iterations))
+        except Exception:
+            capture["iterations"] = None
+        STATE.captures.append(capture)
+
+
+def _on_keras_optimizer_module(module: ModuleType) -> None:
+    _patch_optimizer_apply(module.BaseOptimizer)
+    assert STATE is not None
+    STATE.patched.append("keras BaseOptimizer.apply")
+
+
+# ---------------------------------------------------------------------------
+# Seed setters: record, and shift for the --control run
+# ---------------------------------------------------------------------------
+
+
+def _shift(value: Any) -> Any:
+    assert STATE is not None
+    if STATE.seed_offset and isinstance(value, int) and not isinstance(value, bool):
+        return value + STATE.seed_offset
+    return value
+
+
+def _record_seed(fn: str, value: Any, applied: Any) -> None:
+    assert STATE is not None
+    try:
+        shown: Any = int(value) if value is not None else None
+    except (TypeError, ValueError):
+        shown = repr(value)
+    STATE.seed_calls.append({"fn": fn, "value": shown, "shifted": applied is not value})
+
+
+def _wrap_seed_setter(fn_name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if args:
+            value = args[0]
+            applied = _shift(value)
+            _record_seed(fn_name, value, applied)
+            args = (applied,) + args[1:]
+        elif "seed" in kwargs:
+            value = kwargs["seed"]
+            applied = _shift(value)
+            _record_seed(fn_name, value, applied)
+            kwargs["seed"] = applied
+        elif fn_name != "numpy.random.default_rng":
+            _record_seed(fn_name, None, None)
+        return original(*args, **kwargs)
+
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    wrapper.__name__ = getattr(original, "__name__", fn_name)
+    wrapper.__doc__ = getattr(original, "__doc__", None)
+    return wrapper
+
+
+def _patch_python_random() -> None:
+    import random
+
+    random.seed = _wrap_seed_setter("random.seed", random.seed)  # type: ignore[assignment]
+
+
+def _on_numpy_random(module: ModuleType) -> None:
+    module.seed = _wrap_seed_setter("numpy.random.seed", module.seed)
+    module.default_rng = _wrap_seed_setter("numpy.random.default_rng", module.default_rng)
+
+
+def _on_tf_context(module: ModuleType) -> None:
+    # Every eager path (tf.random.set_seed, tf.compat.v1.set_random_seed,
+    # keras.utils.set_random_seed) ends in Context._set_global_seed.
+    original = module.Context._set_global_seed
+
+    def _set_global_seed(self: Any, seed: Any) -> Any:
+        applied = _shift(seed)
+        _record_seed("tf.random.set_seed", seed, applied)
+        return original(self, applied)
+
+    module.Context._set_global_seed = _set_global_seed
+
+
+# ---------------------------------------------------------------------------
+# Post-import hooks
+# ---------------------------------------------------------------------------
+
+
+HOOKS: dict[str, Callable[[ModuleType], None]] = {
+    "keras.src.models.model": _on_keras_model_module,
+    "keras.src.optimizers.base_optimizer": _on_keras_optimizer_module,
+    "tensorflow.python.eager.context": _on_tf_context,
+    "numpy.random": _on_numpy_random,
+}
+
+
+class _HookedLoader(importlib.abc.Loader):
+    """Delegates to the real loader, then runs the post-import hook."""
+
+    def __init__(self, loader: Any, hook: Callable[[ModuleType], None]) -> None:
+        self._loader = loader
+        self._hook = hook
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        try:
+            self._hook(module)
+        except Exception as exc:  # a broken hook must not break the script
+            sys.stderr.write(f"[tf-repro-migrate verify] hook for {module.__name__} failed: {exc!r}\n")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Meta-path finder that wraps the loaders of the modules in HOOKS."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        hook = HOOKS.get(fullname)
+        if hook is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _HookedLoader(spec.loader, hook)
+                return spec
+        return None
+
+
+def install_hooks() -> None:
+    """Patch what is already imported and hook what the script imports later."""
+    _patch_python_random()
+    sys.meta_path.insert(0, _PostImportFinder())
+    for name, hook in HOOKS.items():
+        module = sys.modules.get(name)
+        if module is not None:
+            hook(module)
+
+
+# ---------------------------------------------------------------------------
+# Environment fingerprint
+# ---------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_fingerprint() -> dict[str, Any]:
+    """Describe the environment this run executed in, as seen after the script.
+
+    TensorFlow and Keras are only queried if the script imported them.
+    """
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "env": {name: os.environ.get(name) for name in FINGERPRINT_ENV_VARS},
+        "numpy": None,
+        "tensorflow": None,
+        "keras": None,
+    }
+    if "numpy" in sys.modules:
+        env["numpy"] = getattr(sys.modules["numpy"], "__version__", None)
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and hasattr(tf, "config"):
+        info: dict[str, Any] = {"version": getattr(tf, "__version__", None)}
+        try:
+            info["devices"] = [
+                f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}"
+                for d in tf.config.list_physical_devices()
+            ]
+        except Exception as exc:
+            info["devices"] = [f"unknown ({exc!r})"]
+        try:
+            info["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+            info["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+        except Exception:
+            pass
+        try:
+            # Not exported under tf.config; the internal module is stable
+            # since TF 2.8 and only read here.
+            from tensorflow.python.framework import config as tf_config
+
+            info["op_determinism"] = bool(tf_config.is_op_determinism_enabled())
+        except Exception:
+            info["op_determinism"] = None
+        env["tensorflow"] = info
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        info = {"version": getattr(keras, "__version__", None)}
+        try:
+            info["backend"] = keras.backend.backend()
+        except Exception:
+            pass
+        env["keras"] = info
+    return env
+
+
+# ---------------------------------------------------------------------------
+# Running the script
+# ---------------------------------------------------------------------------
+
+
+def _error_record(exc: BaseException) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {
+        "type": type(exc).__name__,
+        "qualified_type": _qualname(exc),
+        "message": str(exc),
+        "frames": [
+            {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line}
+            for f in frames[-40:]
+        ],
+    }
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    # sys.exit("message") prints the message and exits with status 1.
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _write_json_atomic(path: str, payload: dict[str, Any]) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+    os.replace(tmp, path)
+
+
+def run_script(script: str, args: list[str], result_path: str) -> int:
+    """Run ``script`` as ``__main__`` with ``args`` and write the results.
+
+    Returns the exit status the script would have had under plain ``python``.
+    """
+    assert STATE is not None
+    started = time.perf_counter()
+    script_abs = os.path.abspath(script)
+    # Mimic `python script.py`: argv and sys.path[0] (the script's directory,
+    # symlinks resolved as CPython does) instead of `-m`'s working directory.
+    sys.argv = [script] + list(args)
+    sys.path[0] = os.path.dirname(os.path.realpath(script_abs))
+    status = "ok"
+    exit_code = 0
+    error: dict[str, Any] | None = None
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        exit_code = _exit_code(exc)
+        status = "ok" if exit_code == 0 else "exit"
+    except BaseException as exc:  # report like the interpreter would, then record
+        traceback.print_exc()
+        status = "error"
+        exit_code = 1
+        error = _error_record(exc)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        payload: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "script": script,
+            "argv": list(args),
+            "status": status,
+            "exit_code": exit_code,
+            "error": error,
+            "seed_offset": STATE.seed_offset,
+            "max_steps": STATE.max_steps,
+            "seed_calls": STATE.seed_calls,
+            "patched": STATE.patched,
+        }
+        try:
+            _finish_loop_captures()
+        except Exception as exc:
+            payload["capture_error"] = repr(exc)
+        payload["captures"] = STATE.captures
+        try:
+            payload["environment"] = environment_fingerprint()
+        except Exception as exc:
+            payload["environment"] = {"error": repr(exc)}
+        payload["duration_s"] = time.perf_counter() - started
+        _write_json_atomic(result_path, payload)
+    return exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the child process."""
+    global STATE
+    parser = argparse.ArgumentParser(prog="python -m tf_repro_migrate.verify.harness")
+    parser.add_argument("--result", required=True, help="where to write the JSON results")
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--seed-offset", type=int, default=0)
+    parser.add_argument("script")
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(argv)
+    STATE = _State(ns.max_steps, ns.seed_offset)
+    install_hooks()
+    return run_script(ns.script, ns.args, ns.result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
