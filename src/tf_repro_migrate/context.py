@@ -110,6 +110,24 @@ class Context:
             scope = scope.parent
         return None
 
+    def imported_later(self, node: cst.CSTNode, name: str) -> bool:
+        """True when module-level ``node`` runs before every import that binds ``name``."""
+        scope = self.scopes.get(node)
+        if not isinstance(scope, GlobalScope) or name not in scope:
+            return False
+        line = self.positions[node].start.line
+        for assignment in scope[name]:
+            bound_at = getattr(assignment, "node", None)
+            if bound_at is None or self.positions[bound_at].start.line <= line:
+                return False
+        return True
+
+    def tf_prelude(self, node: cst.CSTNode, tf: str) -> list[str]:
+        """An inline ``import tensorflow as tf`` for new code that runs before the file's own import."""
+        if self.imported_later(node, tf):
+            return [f"import tensorflow as {tf}" if tf != "tensorflow" else "import tensorflow"]
+        return []
+
     def tf_name(self, node: cst.CSTNode, edits: list[Edit]) -> str:
         """How to spell the ``tensorflow`` module at ``node``; adds an import edit if needed."""
         name = self.module_alias(node, "tensorflow")

@@ -116,10 +116,47 @@ def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
     if imports.scratch.get(AddImportsVisitor.CONTEXT_KEY):
         new_module = AddImportsVisitor(imports).transform_module(new_module)
     if imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
-        new_module = RemoveImportsVisitor(imports).transform_module(new_module)
+        new_module = remove_unused_imports(imports, new_module)
     for f in accepted:
         f.applied = True
     return Result(text, new_module.code, findings)
+
+
+_REMOVED_MARKER = "__tf_repro_migrate_removed_import__"
+
+
+class _MarkingImportRemover(RemoveImportsVisitor):
+    """RemoveImportsVisitor, except that a removed import leaves a marker statement,
+    so the import's comments can move to the next statement (libcst would drop them)."""
+
+    @staticmethod
+    def _marker() -> cst.Expr:
+        return cst.Expr(cst.Name(_REMOVED_MARKER))
+
+    def leave_Import(self, original_node, updated_node):  # type: ignore[no-untyped-def,override]
+        result = super().leave_Import(original_node, updated_node)
+        return self._marker() if isinstance(result, cst.RemovalSentinel) else result
+
+    def leave_ImportFrom(self, original_node, updated_node):  # type: ignore[no-untyped-def,override]
+        result = super().leave_ImportFrom(original_node, updated_node)
+        return self._marker() if isinstance(result, cst.RemovalSentinel) else result
+
+
+class _MarkerFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[cst.CSTNode] = []
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value == _REMOVED_MARKER:
+            self.found.append(node)
+
+
+def remove_unused_imports(context: CodemodContext, module: cst.Module) -> cst.Module:
+    """Remove the imports scheduled in ``context`` that are now unused, keeping their comments."""
+    marked = _MarkingImportRemover(context).transform_module(module)
+    finder = _MarkerFinder()
+    marked.visit(finder)
+    return apply_edits(marked, [ReplaceStatement(node, []) for node in finder.found])
 
 
 def _unsuppressed(findings: list[Finding], text: str) -> list[Finding]:

@@ -69,7 +69,8 @@ class OpDeterminism(Rule):
             return
         anchor, seeded = self._anchor(ctx, signals[0][1])
         tf = ctx.tf_name(anchor, edits)
-        edits.append(InsertAfter(anchor, [statement(f"{tf}.config.experimental.enable_op_determinism()\n", ctx.module)]))
+        lines = [*ctx.tf_prelude(anchor, tf), f"{tf}.config.experimental.enable_op_determinism()"]
+        edits.append(InsertAfter(anchor, [statement(line + "\n", ctx.module) for line in lines]))
         if seeded:
             message = f"determinism requested ({what}) -> tf.config.experimental.enable_op_determinism() after the seed"
             safety = Safety.SAFE

@@ -136,11 +136,15 @@ class SessionConfig(Rule):
                 continue
             done.append(f.path)
             (by_unit[target] if target is not None else inline).extend(lines)
-        for unit, lines in by_unit.items():
-            edits.append(ReplaceStatement(unit, [statement(line, ctx.module) for line in lines]))
-        if inline:
-            anchor = setup.anchor or ctx.unit_of(setup.config)
-            edits.append(InsertAfter(anchor, [statement(line, ctx.module) for line in inline]))
+        inline_anchor = setup.anchor or ctx.unit_of(setup.config)
+        groups = [(u, lines, False) for u, lines in by_unit.items()] + ([(inline_anchor, inline, True)] if inline else [])
+        groups.sort(key=lambda g: ctx.sort_key(g[0]))
+        prelude_done = False
+        for unit, lines, is_inline in groups:
+            if lines and not prelude_done:
+                lines, prelude_done = ctx.tf_prelude(unit, tf) + lines, True
+            new = [statement(line, ctx.module) for line in lines]
+            edits.append(InsertAfter(unit, new) if is_inline else ReplaceStatement(unit, new))
         safety = Safety.UNSAFE if dropped else Safety.SAFE
         names = ", ".join(sorted(set(done))) or "no fields"
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"

@@ -1,0 +1,189 @@
+"""Command line: argument parsing and output only; the rewriting lives in engine.py.
+
+Exit codes:
+  0  nothing left to do: no file would change (or every change was written), no unsafe
+     fix was held back and no manual finding remains;
+  1  work remains: a file would change (diff mode, ``--check``), or (except with
+     ``--check``) unsafe fixes were held back or manual findings remain;
+  2  a file could not be processed, or bad usage. 2 wins over 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from tf_repro_migrate import __version__
+from tf_repro_migrate.context import Options
+from tf_repro_migrate.discover import discover
+from tf_repro_migrate.findings import Safety
+from tf_repro_migrate.pipeline import FileResult, Job, run
+
+EXIT_OK, EXIT_WORK_REMAINS, EXIT_ERROR = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tf-repro-migrate",
+        description="Rewrite TF1 / standalone-Keras reproducibility boilerplate into TensorFlow 2 / Keras 3 idioms. "
+        "Shows diffs and findings; writes nothing unless --write. "
+        "`tf-repro-migrate verify SCRIPT` checks that a script trains reproducibly.",
+        epilog="exit codes: 0 nothing left to do, 1 changes needed or findings remain, 2 errors or bad usage",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to migrate")
+    parser.add_argument("--write", action="store_true", help="apply the safe fixes in place")
+    parser.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour")
+    parser.add_argument("--check", action="store_true", help="only list files that would change; exit 1 if any")
+    parser.add_argument("--only", action="append", default=[], metavar="CODES",
+                        help="run only these rule codes or prefixes (comma-separated, repeatable)")
+    parser.add_argument("--skip", action="append", default=[], metavar="CODES", help="skip these rule codes")
+    parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip files/directories matching GLOB (repeatable; virtualenvs, .git, build dirs "
+                        "are always skipped)")
+    parser.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                        help="worker processes (default: all cores, used only for larger trees)")
+    parser.add_argument("--keras-target", choices=("keras", "tf.keras"), default="keras",
+                        help="emit keras.utils.set_random_seed (Keras 3, default) or tf.keras.utils.set_random_seed")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary line")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _codes(values: Sequence[str]) -> frozenset[str]:
+    return frozenset(c.strip().upper() for v in values for c in v.split(",") if c.strip())
+
+
+def list_rules(out: TextIO) -> None:
+    from tf_repro_migrate.rules import all_rules
+
+    for rule in all_rules():
+        out.write(f"{rule.code}  {rule.name:<22} {rule.safety.value:<7} {rule.summary}\n")
+
+
+class _Style:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+    def diff(self, text: str) -> str:
+        if not self.enabled:
+            return text
+        out = []
+        for line in text.splitlines(keepends=True):
+            if line.startswith(("+++", "---")):
+                out.append(self(line.rstrip("\n"), "1") + "\n")
+            elif line.startswith("+"):
+                out.append(self(line.rstrip("\n"), "32") + "\n")
+            elif line.startswith("-"):
+                out.append(self(line.rstrip("\n"), "31") + "\n")
+            elif line.startswith("@@"):
+                out.append(self(line.rstrip("\n"), "36") + "\n")
+            else:
+                out.append(line)
+        return "".join(out)
+
+
+def _tag(f_safety: Safety, applied: bool, unsafe_enabled: bool) -> str:
+    if f_safety is Safety.MANUAL:
+        return "manual"
+    if applied:
+        return f"{f_safety.value} fix"
+    return "unsafe fix held back" if f_safety is Safety.UNSAFE and not unsafe_enabled else f"{f_safety.value}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["verify"]:
+        from tf_repro_migrate.verify.cli import main as verify_main
+
+        return verify_main(args_list[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return EXIT_ERROR if exc.code not in (0, None) else EXIT_OK
+    out, err = sys.stdout, sys.stderr
+    if args.list_rules:
+        list_rules(out)
+        return EXIT_OK
+    if not args.paths:
+        parser.print_usage(err)
+        err.write("tf-repro-migrate: error: give at least one PATH (file or directory)\n")
+        return EXIT_ERROR
+    if args.jobs < 0:
+        err.write("tf-repro-migrate: error: --jobs must be >= 0\n")
+        return EXIT_ERROR
+    from tf_repro_migrate.rules import all_rules
+
+    known = {r.code for r in all_rules()}
+    for code in _codes(args.only) | _codes(args.skip):
+        if not any(k.startswith(code) for k in known):
+            err.write(f"tf-repro-migrate: error: unknown rule code {code!r} (see --list-rules)\n")
+            return EXIT_ERROR
+    options = Options(
+        unsafe_fixes=args.unsafe_fixes,
+        select=_codes(args.only) or None,
+        ignore=_codes(args.skip),
+        keras_target=args.keras_target,
+    )
+    color = args.color == "always" or (
+        args.color == "auto" and out.isatty() and "NO_COLOR" not in os.environ
+    )
+    style = _Style(color)
+    missing = [p for p in args.paths if not os.path.lexists(p)]
+    files = list(discover([p for p in args.paths if p not in missing], args.exclude))
+    jobs = args.jobs or (os.cpu_count() or 1)
+    counts = {"scanned": 0, "skipped": 0, "changed": 0, "held_back": 0, "manual": 0, "failed": 0}
+    for path in missing:
+        err.write(f"{path}: error: no such file or directory\n")
+        counts["failed"] += 1
+    for result in run(files, Job(options, write=args.write), jobs=jobs):
+        _print_result(result, args, style, out, err)
+        counts["scanned"] += 1
+        counts["skipped"] += result.status == "skipped"
+        counts["changed"] += result.changed
+        counts["held_back"] += result.held_back
+        counts["manual"] += result.manual
+        counts["failed"] += result.status == "error"
+    verb = "changed" if args.write else "would change"
+    summary = (
+        f"{counts['scanned']} files scanned, {counts['skipped']} skipped by the pre-filter, "
+        f"{counts['changed']} {verb}, {counts['held_back']} unsafe fixes held back, "
+        f"{counts['manual']} manual findings, {counts['failed']} failed"
+    )
+    err.write(summary + "\n") if args.check else out.write(summary + "\n")
+    if counts["failed"]:
+        return EXIT_ERROR
+    if args.check:
+        return EXIT_WORK_REMAINS if counts["changed"] and not args.write else EXIT_OK
+    if (counts["changed"] and not args.write) or counts["held_back"] or counts["manual"]:
+        return EXIT_WORK_REMAINS
+    return EXIT_OK
+
+
+def _print_result(result: FileResult, args: argparse.Namespace, style: _Style, out: TextIO, err: TextIO) -> None:
+    if result.status == "error":
+        err.write(f"{result.path}: error: {result.error}\n")
+        return
+    if args.check:
+        if result.changed:
+            out.write(f"{result.path}\n")
+        return
+    if args.quiet:
+        return
+    if result.diff and not args.write:
+        out.write(style.diff(result.diff))
+    for f in result.findings:
+        tag = _tag(f.safety, f.applied, args.unsafe_fixes)
+        out.write(f"{result.path}:{f.line}:{f.col} {style(f.code, '1')} [{tag}] {f.message}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Run the engine over files: read, migrate, diff, write; one result per file.
+
+``process_file`` is what a worker does for one path, and returns only plain data
+(no syntax trees), so results travel cheaply from worker processes and the parent
+prints them in sorted order without interleaving. A process pool is used only when
+there are enough files to pay for it (pre-commit passes a handful of files and
+runs its own processes).
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import tokenize
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import libcst as cst
+
+from tf_repro_migrate.engine import Options, migrate_source
+from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
+from tf_repro_migrate.findings import Finding
+
+# Below this many files a pool costs more (start-up, imports) than it saves.
+POOL_THRESHOLD = 16
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # "skipped" | "unchanged" | "changed" | "written" | "error"
+    error: str | None = None
+    diff: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    held_back: int = 0
+    manual: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.status in ("changed", "written")
+
+
+@dataclass(frozen=True)
+class Job:
+    options: Options
+    write: bool = False
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """(text, encoding) honouring a BOM or an encoding cookie, like the interpreter."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"bad encoding declaration: {exc.msg}") from None
+    try:
+        return data.decode(encoding), encoding
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SourceError(f"cannot decode as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}") from None
+
+
+def _syntax_reason(exc: cst.ParserSyntaxError) -> str:
+    message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+    return f"does not parse as Python 3 (line {exc.raw_line}, column {exc.raw_column + 1}): {message}"
+
+
+def process_file(path: Path, job: Job) -> FileResult:
+    """Migrate one file; never raises for a bad file (the error is in the result)."""
+    name = str(path)
+    try:
+        data = read_source(path)
+        text, encoding = decode(data)
+        try:
+            result = migrate_source(text, job.options)
+        except cst.ParserSyntaxError as exc:
+            raise SourceError(_syntax_reason(exc)) from None
+        except RecursionError:
+            raise SourceError("too deeply nested to parse") from None
+        if result.skipped:
+            return FileResult(name, "skipped")
+        findings = [_plain(f) for f in result.findings]
+        out = FileResult(name, "unchanged", findings=findings, held_back=result.held_back, manual=result.manual)
+        if not result.changed:
+            return out
+        new_data = result.new.encode(encoding)
+        if new_data == data:
+            return out
+        out.diff = unified_diff(name, result.old, result.new)
+        out.status = "changed"
+        if job.write:
+            try:
+                write_atomic(path, new_data)
+            except OSError as exc:
+                raise SourceError(f"cannot write: {exc.strerror or exc}") from None
+            out.status = "written"
+        return out
+    except SourceError as exc:
+        return FileResult(name, "error", error=str(exc))
+
+
+def _plain(finding: Finding) -> Finding:
+    """A copy without the syntax-tree edits (cheap to pickle, nothing to keep alive)."""
+    return Finding(finding.code, finding.line, finding.col, finding.message, finding.safety, [], finding.applied,
+                   finding.cell)
+
+
+def unified_diff(name: str, old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+    )
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _run_one(args: tuple[Path, Job]) -> FileResult:
+    return process_file(*args)
+
+
+def run(paths: Iterable[Path], job: Job, jobs: int = 1,
+        pool_threshold: int = POOL_THRESHOLD) -> Iterator[FileResult]:
+    """Process ``paths`` in order, in a pool when there are many; results come back in order."""
+    files = list(paths)
+    workers = min(jobs, os.cpu_count() or 1, max(1, len(files)))
+    if workers <= 1 or len(files) < pool_threshold:
+        for path in files:
+            yield process_file(path, job)
+        return
+    # Warm the parser and the rule registry before forking, so workers start ready.
+    migrate_source("import tensorflow as tf\ntf.set_random_seed(0)\n", job.options)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_run_one, ((p, job) for p in files), chunksize=max(1, min(64, len(files) // (workers * 8))))
+
+
+ProgressFn = Callable[[FileResult], None]

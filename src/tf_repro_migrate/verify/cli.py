@@ -1,0 +1,371 @@
+"""``tf-repro-migrate verify``: run a training script several times and compare.
+
+Entry point: :func:`main`.  This module (and everything it imports) must not
+import TensorFlow or Keras: only the child processes do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tf_repro_migrate.verify import compare, report, runner
+
+PROG = "tf-repro-migrate verify"
+# The --control run adds this to every global seed the script sets.
+CONTROL_SEED_OFFSET = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``SCRIPT [options]`` (script args come after ``--``)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} SCRIPT [options] [-- ARGS...]",
+        description=(
+            "Run a training script several times in fresh Python processes with real "
+            "TensorFlow/Keras, capture what training produced (per-batch losses and "
+            "metrics, variable digests) and report whether the runs are bitwise identical."
+        ),
+        epilog=(
+            "Exit codes: 0 REPRODUCIBLE, 1 NOT REPRODUCIBLE, 2 SCRIPT FAILED or bad usage, "
+            "3 INCONCLUSIVE (nothing was trained)."
+        ),
+    )
+    parser.add_argument("script", help="the training script, run unmodified as __main__")
+    parser.add_argument("--runs", type=int, default=2, metavar="N", help="number of runs to compare (>= 2, default 2)")
+    parser.add_argument("--max-steps", type=int, default=None, metavar="N",
+                        help="stop every fit() after N batches (an exact prefix of the full run)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="time limit per run")
+    parser.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
+    parser.add_argument("--keep-logs", default=None, metavar="DIR",
+                        help="keep each run's log and captured results in DIR")
+    parser.add_argument("--control", action="store_true",
+                        help=f"one extra run with every global seed shifted by +{CONTROL_SEED_OFFSET}, "
+                             "to check that the verdict depends on the seed at all")
+    return parser
+
+
+def _split_script_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str]) -> int:
+    """Parse ``SCRIPT [options] [-- ARGS...]``, verify, print the report; return the exit code."""
+    own, script_args = _split_script_args(list(argv))
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(own)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    script = Path(ns.script)
+    if not script.is_file():
+        return _error(f"script not found: {ns.script}")
+    if ns.runs < 2:
+        return _error(f"--runs must be at least 2 (got {ns.runs})")
+    if ns.max_steps is not None and ns.max_steps < 1:
+        return _error(f"--max-steps must be at least 1 (got {ns.max_steps})")
+    if ns.timeout is not None and ns.timeout <= 0:
+        return _error(f"--timeout must be positive (got {ns.timeout})")
+    verifier = Verifier(
+        script=script,
+        script_args=script_args,
+        runs=ns.runs,
+        max_steps=ns.max_steps,
+        timeout=ns.timeout,
+        control=ns.control,
+        keep_logs=Path(ns.keep_logs) if ns.keep_logs else None,
+    )
+    result = verifier.verify()
+    sys.stdout.write(report.render_text(result))
+    sys.stdout.flush()
+    if ns.json:
+        report.write_json(result, ns.json)
+    return int(result["exit_code"])
+
+
+class Verifier:
+    """Runs the script N (+ diagnostic) times and assembles the report dict."""
+
+    def __init__(self, script: Path, script_args: list[str], runs: int, max_steps: int | None,
+                 timeout: float | None, control: bool, keep_logs: Path | None) -> None:
+        self.script = script
+        self.script_args = script_args
+        self.runs = runs
+        self.max_steps = max_steps
+        self.timeout = timeout
+        self.control = control
+        self.keep_logs = keep_logs
+        self.original_cwd = Path.cwd()
+        user_hash = os.environ.get("PYTHONHASHSEED")
+        # An explicit user setting is part of the environment being verified;
+        # otherwise every run gets a different, explicit value so that hash
+        # order dependence shows up.
+        self.hash_pinned_by_user = user_hash not in (None, "", "random")
+        self.hash_seeds = [str(user_hash)] * runs if self.hash_pinned_by_user else [str(i + 1) for i in range(runs)]
+        self.progress = runner.tty_progress(sys.stderr) if sys.stderr.isatty() else None
+        self.outcomes: list[runner.RunOutcome] = []
+
+    # -- running ---------------------------------------------------------
+
+    def _run(self, root: Path, label: str, hash_seed: str, seed_offset: int = 0) -> runner.RunOutcome:
+        log_dir = self.keep_logs or (root / "logs")
+        spec = runner.RunSpec(
+            label=label, script=self.script, args=self.script_args, hash_seed=hash_seed,
+            workdir_root=root, log_path=log_dir / f"{label.replace(' ', '-')}.log",
+            seed_offset=seed_offset, max_steps=self.max_steps, timeout=self.timeout,
+        )
+        outcome = runner.execute(spec, self.original_cwd, self.progress)
+        if self.progress:
+            state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
+            sys.stderr.write(f"\r\033[K[verify] {label}: {state} after {outcome.duration_s:.1f}s\n")
+            sys.stderr.flush()
+        if self.keep_logs and outcome.result is not None:
+            report.write_json(outcome.result, self.keep_logs / f"{label.replace(' ', '-')}.result.json")
+        return outcome
+
+    def verify(self) -> dict[str, Any]:
+        """Run everything and return the JSON-friendly report."""
+        root = Path(tempfile.mkdtemp(prefix="tf-repro-verify-"))
+        try:
+            return self._verify(root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _verify(self, root: Path) -> dict[str, Any]:
+        main_runs: list[runner.RunOutcome] = []
+        for i in range(self.runs):
+            outcome = self._run(root, f"run {i + 1}", self.hash_seeds[i])
+            main_runs.append(outcome)
+            if outcome.failed:
+                break  # the verdict is SCRIPT FAILED whatever the other runs do
+        rep = self._base_report(main_runs)
+        failed = next((o for o in main_runs if o.failed), None)
+        if failed is not None:
+            return self._finish(rep, main_runs, "SCRIPT FAILED", self._failure(failed, rep),
+                                f"{failed.label} failed; nothing was compared.")
+        if all(compare.capture_count(o.result) == 0 for o in main_runs):
+            return self._finish(rep, main_runs, "INCONCLUSIVE", None,
+                                "nothing was captured: the script never called keras Model.fit() "
+                                "nor stepped a Keras optimizer, so there is nothing to compare "
+                                "(this is not a sign of reproducibility).")
+        ref = main_runs[0]
+        pairs = [compare.compare_runs(ref.label, ref.result or {}, o.label, o.result or {}) for o in main_runs[1:]]
+        rep["comparisons"] = [p.to_json() for p in pairs]
+        reproducible = all(p.identical for p in pairs)
+        first = _first_difference(pairs)
+        rep["first_difference"] = first
+        if not reproducible:
+            rep["hash_seed_diagnosis"] = self._hash_seed_check(root, main_runs)
+            static = compare.scan_script(_read_text(self.script))
+            dynamic = compare.run_hints(ref.result or {})
+            tf_info = ((ref.result or {}).get("environment") or {}).get("tensorflow") or {}
+            op_det_known = tf_info.get("op_determinism") is not None
+            rep["hints"] = [vars(h) for h in compare.merge_hints(static, dynamic, op_det_known)]
+            summary = _difference_summary(first, pairs)
+            return self._finish(rep, main_runs, "NOT REPRODUCIBLE", None, summary)
+        if self.control:
+            rep["control"] = self._control(root, ref)
+        n = sum(compare.capture_count(o.result) for o in main_runs[:1])
+        return self._finish(rep, main_runs, "REPRODUCIBLE", None,
+                            f"all {self.runs} runs produced bitwise identical losses, metrics and "
+                            f"variables in {n} captured training{'s' if n != 1 else ''}.")
+
+    # -- diagnostics -------------------------------------------------------
+
+    def _hash_seed_check(self, root: Path, main_runs: list[runner.RunOutcome]) -> dict[str, Any]:
+        """Re-run with PYTHONHASHSEED pinned to run 1's value; compare with run 1."""
+        if self.hash_pinned_by_user:
+            return {"performed": False, "message": "PYTHONHASHSEED is set in your environment; "
+                    "all runs already used the same value."}
+        ref = main_runs[0]
+        pinned = ref.hash_seed
+        agree: bool | None = True
+        extra = []
+        for i in range(1, self.runs):
+            outcome = self._run(root, f"pinned {i + 1}", pinned)
+            extra.append(outcome)
+            if outcome.failed:
+                agree = None
+                break
+            if not compare.compare_runs(ref.label, ref.result or {}, outcome.label, outcome.result or {}).identical:
+                agree = False
+                break
+        self.outcomes += extra
+        if agree:
+            message = (f"with PYTHONHASHSEED={pinned} in every run the runs agree, so the script "
+                       "depends on Python's hash order (e.g. hash() of strings, iteration over sets). "
+                       f"Export PYTHONHASHSEED (e.g. `export PYTHONHASHSEED={pinned}`) before running "
+                       "it, or remove the dependence.")
+        elif agree is False:
+            message = (f"the runs still differ with PYTHONHASHSEED={pinned} pinned: hash order is not "
+                       "(the only) cause.")
+        else:
+            message = "the re-run with PYTHONHASHSEED pinned failed; no conclusion."
+        return {"performed": True, "pinned_value": pinned, "agrees": agree,
+                "hash_order_dependent": bool(agree), "runs": [o.label for o in extra], "message": message}
+
+    def _control(self, root: Path, ref: runner.RunOutcome) -> dict[str, Any]:
+        """One more run with every global seed shifted; not part of the verdict."""
+        outcome = self._run(root, "control", ref.hash_seed, seed_offset=CONTROL_SEED_OFFSET)
+        self.outcomes.append(outcome)
+        seeds = [c for c in (ref.result or {}).get("seed_calls", []) if c.get("value") is not None]
+        info: dict[str, Any] = {"seed_offset": CONTROL_SEED_OFFSET, "run": outcome.label,
+                                "seeds_seen": len(seeds), "differs": None}
+        if outcome.failed:
+            info["message"] = f"the control run failed (exit {outcome.exit_code}); no conclusion."
+            return info
+        pair = compare.compare_runs(ref.label, ref.result or {}, outcome.label, outcome.result or {})
+        info["differs"] = not pair.identical
+        info["comparison"] = pair.to_json()
+        if pair.identical:
+            why = ("the script set no global seed the harness could shift" if not seeds
+                   else "the seeds it sets do not influence the captured values")
+            info["message"] = ("the control run equals the other runs: the result does not depend on "
+                               f"the seed ({why}), so the reproducibility check may be vacuous.")
+        else:
+            info["message"] = ("the control run differs from the other runs, as it should: the seeds "
+                               "drive the result, so the REPRODUCIBLE verdict is meaningful.")
+        return info
+
+    def _failure(self, outcome: runner.RunOutcome, rep: dict[str, Any]) -> dict[str, Any]:
+        tail = runner.log_tail(outcome.log_path)
+        detail = outcome.result_error if outcome.result is None and not outcome.timed_out else None
+        if outcome.timed_out:
+            detail = f"Time limit of {self.timeout:g}s per run (--timeout) exceeded; the run was killed."
+        explanation = compare.explain_failure(outcome.result, tail, self.script.name)
+        return {"run": outcome.label, "exit_code": outcome.exit_code, "timed_out": outcome.timed_out,
+                "detail": detail, "explanation": explanation, "log": str(outcome.log_path)
+                if self.keep_logs else f"{outcome.log_path.name} (use --keep-logs DIR to keep it)",
+                "log_tail": tail, "error": (outcome.result or {}).get("error")}
+
+    # -- report assembly -----------------------------------------------------
+
+    def _base_report(self, main_runs: list[runner.RunOutcome]) -> dict[str, Any]:
+        self.outcomes = list(main_runs)
+        return {
+            "tool": PROG,
+            "schema": 1,
+            "script": str(self.script),
+            "script_name": self.script.name,
+            "args": self.script_args,
+            "cwd": str(self.original_cwd),
+            "options": {"runs": self.runs, "max_steps": self.max_steps, "timeout": self.timeout,
+                        "control": self.control, "keep_logs": str(self.keep_logs) if self.keep_logs else None},
+            "hash_seed_pinned_by_user": self.hash_pinned_by_user,
+            "isolation": "each run used its own scratch working directory mirroring the original "
+                         "working directory (directories recreated, files <= 1 MiB copied, larger "
+                         "files and tool directories symlinked)",
+            "comparisons": [],
+            "first_difference": None,
+            "hash_seed_diagnosis": None,
+            "control": None,
+            "hints": [],
+            "failure": None,
+        }
+
+    def _finish(self, rep: dict[str, Any], main_runs: list[runner.RunOutcome], verdict: str,
+                failure: dict[str, Any] | None, summary: str) -> dict[str, Any]:
+        rep["verdict"] = verdict
+        rep["exit_code"] = report.VERDICT_EXIT_CODES[verdict]
+        rep["summary"] = summary
+        rep["failure"] = failure
+        rep["runs"] = []
+        for outcome in self.outcomes:
+            entry = outcome.to_json()
+            entry["main"] = outcome in main_runs
+            result = outcome.result or {}
+            entry["captures"] = report.strip_values(result.get("captures", []))
+            entry["seed_calls"] = result.get("seed_calls", [])
+            entry["environment"] = result.get("environment")
+            if not self.keep_logs:
+                entry["log"] = None  # the temporary log directory is deleted
+            rep["runs"].append(entry)
+        ref = main_runs[0].result if main_runs and main_runs[0].result else {}
+        rep["reference_captures"] = report.strip_values(ref.get("captures", [])) if ref else []
+        rep["environment"] = ref.get("environment") if ref else None
+        rep["environment_differences"] = _environment_differences(self.outcomes)
+        rep["logs_kept"] = str(self.keep_logs) if self.keep_logs else None
+        return rep
+
+
+def _first_difference(pairs: list[compare.PairDiff]) -> dict[str, Any] | None:
+    for pair in pairs:
+        for cap in pair.captures:
+            if cap.first_batch is not None:
+                fb = cap.first_batch
+                return {"runs": [pair.run_a, pair.run_b], "capture": cap.index, "label": cap.label,
+                        "epoch": fb.epoch, "batch": fb.batch, "metric": fb.metric, "a": fb.a, "b": fb.b,
+                        "abs_diff": fb.abs_diff}
+        for cap in pair.captures:
+            if not cap.identical:
+                return {"runs": [pair.run_a, pair.run_b], "capture": cap.index, "label": cap.label,
+                        "epoch": None, "batch": None, "step": cap.first_step,
+                        "variables": [v.name for v in cap.variables]}
+        if pair.structural:
+            return {"runs": [pair.run_a, pair.run_b], "structural": pair.structural}
+    return None
+
+
+def _difference_summary(first: dict[str, Any] | None, pairs: list[compare.PairDiff]) -> str:
+    pair = next(p for p in pairs if not p.identical)
+    closeness = pair.closeness
+    if first and first.get("batch") is not None:
+        return (f"{first['label']} first differs at epoch {first['epoch']}, batch {first['batch']} "
+                f"({first['metric']}); runs are {closeness}.")
+    if first and first.get("step") is not None:
+        return f"{first['label']} first differs at optimizer step {first['step']}; runs are {closeness}."
+    if first and first.get("label"):
+        return f"{first['label']} differs; runs are {closeness}."
+    return f"the runs captured different trainings; runs are {closeness}."
+
+
+def _environment_differences(outcomes: list[runner.RunOutcome]) -> list[str]:
+    """Fingerprint fields that differ between runs (PYTHONHASHSEED excepted)."""
+    envs = [(o.label, (o.result or {}).get("environment")) for o in outcomes if o.result]
+    if len(envs) < 2:
+        return []
+    notes = []
+    ref_label, ref_env = envs[0]
+
+    def flat(env: dict[str, Any] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in (env or {}).items():
+            if isinstance(value, dict):
+                for sub, v in value.items():
+                    out[f"{key}.{sub}"] = v
+            else:
+                out[key] = value
+        out.pop("env.PYTHONHASHSEED", None)
+        return out
+
+    base = flat(ref_env)
+    for label, env in envs[1:]:
+        other = flat(env)
+        for key in sorted(set(base) | set(other)):
+            if base.get(key) != other.get(key):
+                notes.append(f"{label}: {key} = {other.get(key)!r} (vs {base.get(key)!r} in {ref_label})")
+    return notes
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,456 @@
+"""Compare the captures of two runs, bit for bit.
+
+The harness records logged losses/metrics as ``float.hex`` strings and
+variables as sha256 digests (plus the raw values of small variables), so
+"identical" here means bitwise identical.  When something differs this module
+locates the first differing batch (or eager custom-loop step), lists the
+differing variables with their largest absolute difference, and judges
+whether the runs are still close in the ``numpy.allclose`` sense.
+
+numpy is imported lazily (it is a TensorFlow dependency, so it is present in
+the interpreter that runs the scripts); TensorFlow is never imported.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# numpy.allclose defaults.
+RTOL = 1e-05
+ATOL = 1e-08
+
+
+@dataclass
+class ValueDiff:
+    """The first logged value that differs (a batch, an epoch or a step)."""
+
+    epoch: int | None
+    batch: int | None
+    metric: str
+    a: str | None
+    b: str | None
+    abs_diff: float | None
+
+
+@dataclass
+class VariableDiff:
+    """One variable whose contents differ between two runs."""
+
+    name: str
+    group: str  # "model" or "optimizer"
+    dtype: str
+    shape: list[int]
+    max_abs_diff: float | None  # None: variable too large to be stored in full
+    allclose: bool | None
+    n_elements_differing: int | None
+    sum_a: str | None = None
+    sum_b: str | None = None
+
+
+@dataclass
+class CaptureDiff:
+    """Differences within one captured training (a fit call or a custom loop)."""
+
+    index: int
+    label: str
+    structural: list[str] = field(default_factory=list)
+    first_batch: ValueDiff | None = None
+    first_epoch: ValueDiff | None = None
+    first_step: int | None = None
+    variables: list[VariableDiff] = field(default_factory=list)
+    n_variables: int = 0
+
+    @property
+    def identical(self) -> bool:
+        """True when nothing at all differs."""
+        return not (
+            self.structural or self.first_batch or self.first_epoch
+            or self.first_step is not None or self.variables
+        )
+
+
+@dataclass
+class PairDiff:
+    """All differences between a reference run and another run."""
+
+    run_a: str
+    run_b: str
+    structural: list[str] = field(default_factory=list)
+    captures: list[CaptureDiff] = field(default_factory=list)
+    closeness: str = "identical"  # identical | close | close where measured | far apart | unknown
+
+    @property
+    def identical(self) -> bool:
+        """True when the two runs captured bitwise identical values."""
+        return not self.structural and all(c.identical for c in self.captures)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-friendly form including the derived flags."""
+        data = asdict(self)
+        data["identical"] = self.identical
+        for cap, obj in zip(data["captures"], self.captures):
+            cap["identical"] = obj.identical
+        return data
+
+
+def capture_label(capture: dict[str, Any]) -> str:
+    """Human label: ``fit #1 Sequential 'sequential'`` or ``custom loop #2 Adam``."""
+    number = capture.get("index", 0) + 1
+    if capture.get("kind") == "fit":
+        cls = str(capture.get("model_class", "")).rsplit(".", 1)[-1]
+        return f"fit #{number} ({cls} '{capture.get('model_name', '')}')"
+    cls = str(capture.get("optimizer_class", "")).rsplit(".", 1)[-1]
+    return f"custom loop #{number} ({cls} '{capture.get('optimizer_name', '')}' stepped outside fit)"
+
+
+def _decode_values(var: dict[str, Any]) -> Any:
+    import numpy as np
+
+    values = var.get("values")
+    if not values:
+        return None
+    raw = base64.b64decode(values["b64"])
+    return np.frombuffer(raw, dtype=np.dtype(values["dtype"])).reshape(var["shape"])
+
+
+def _hex_to_float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float.fromhex(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_abs_diff(a: str | None, b: str | None) -> float | None:
+    fa, fb = _hex_to_float(a), _hex_to_float(b)
+    if fa is None or fb is None:
+        return None
+    return abs(fa - fb)
+
+
+def _scalar_close(a: str | None, b: str | None) -> bool | None:
+    fa, fb = _hex_to_float(a), _hex_to_float(b)
+    if fa is None or fb is None:
+        return None
+    if math.isnan(fa) or math.isnan(fb):
+        return False
+    return abs(fa - fb) <= ATOL + RTOL * abs(fb)
+
+
+def _first_log_diff(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]], kind: str) -> tuple[ValueDiff | None, list[str], list[bool | None]]:
+    """Find the first row whose logs differ; also return closeness of all rows."""
+    first: ValueDiff | None = None
+    notes: list[str] = []
+    close: list[bool | None] = []
+    for row_a, row_b in zip(rows_a, rows_b):
+        logs_a, logs_b = row_a.get("logs", {}), row_b.get("logs", {})
+        for metric in sorted(set(logs_a) | set(logs_b)):
+            va, vb = logs_a.get(metric), logs_b.get(metric)
+            if va == vb:
+                continue
+            close.append(_scalar_close(va, vb))
+            if first is None:
+                first = ValueDiff(
+                    epoch=row_a.get("epoch"),
+                    batch=row_a.get("batch") if kind == "batch" else None,
+                    metric=metric,
+                    a=va,
+                    b=vb,
+                    abs_diff=_float_abs_diff(va, vb),
+                )
+    if len(rows_a) != len(rows_b):
+        notes.append(f"number of logged {kind}es differs: {len(rows_a)} vs {len(rows_b)}")
+    return first, notes, close
+
+
+def _compare_variables(vars_a: list[dict[str, Any]], vars_b: list[dict[str, Any]], group: str, diff: CaptureDiff, close: list[bool | None]) -> None:
+    import numpy as np
+
+    if len(vars_a) != len(vars_b):
+        diff.structural.append(f"number of {group} variables differs: {len(vars_a)} vs {len(vars_b)}")
+    diff.n_variables += min(len(vars_a), len(vars_b))
+    for va, vb in zip(vars_a, vars_b):
+        name = va.get("name", "?")
+        if (va.get("name"), va.get("dtype"), va.get("shape")) != (vb.get("name"), vb.get("dtype"), vb.get("shape")):
+            diff.structural.append(
+                f"{group} variable mismatch: {name} {va.get('dtype')}{va.get('shape')} vs "
+                f"{vb.get('name')} {vb.get('dtype')}{vb.get('shape')}"
+            )
+            close.append(False)
+            continue
+        if va.get("sha256") == vb.get("sha256") and va.get("sha256") is not None:
+            continue
+        record = VariableDiff(
+            name=name, group=group, dtype=str(va.get("dtype")), shape=list(va.get("shape") or []),
+            max_abs_diff=None, allclose=None, n_elements_differing=None,
+            sum_a=(va.get("summary") or {}).get("sum"), sum_b=(vb.get("summary") or {}).get("sum"),
+        )
+        arr_a, arr_b = _decode_values(va), _decode_values(vb)
+        if arr_a is not None and arr_b is not None and arr_a.shape == arr_b.shape:
+            wa, wb = arr_a.astype(np.float64), arr_b.astype(np.float64)
+            delta = np.abs(wa - wb)
+            # NaN != NaN bitwise-wise only matters if the bits differ; count
+            # positions whose values differ (treating NaN==NaN as equal).
+            unequal = ~((wa == wb) | (np.isnan(wa) & np.isnan(wb)))
+            record.n_elements_differing = int(np.count_nonzero(unequal))
+            finite = delta[~np.isnan(delta)]
+            record.max_abs_diff = float(finite.max()) if finite.size else float("nan")
+            record.allclose = bool(np.allclose(wa, wb, rtol=RTOL, atol=ATOL, equal_nan=True))
+        close.append(record.allclose)
+        diff.variables.append(record)
+
+
+def compare_captures(a: dict[str, Any], b: dict[str, Any], close: list[bool | None]) -> CaptureDiff:
+    """Compare one captured training of run A with the same one of run B."""
+    diff = CaptureDiff(index=a.get("index", 0), label=capture_label(a))
+    for key in ("kind", "model_class", "model_name", "optimizer_class"):
+        if a.get(key) != b.get(key):
+            diff.structural.append(f"{key} differs: {a.get(key)!r} vs {b.get(key)!r}")
+    diff.first_batch, notes, batch_close = _first_log_diff(a.get("batches", []), b.get("batches", []), "batch")
+    diff.structural += notes
+    close += batch_close
+    diff.first_epoch, notes, epoch_close = _first_log_diff(a.get("epochs", []), b.get("epochs", []), "epoch")
+    diff.structural += notes
+    close += epoch_close
+    steps_a, steps_b = a.get("step_digests") or [], b.get("step_digests") or []
+    for i, (sa, sb) in enumerate(zip(steps_a, steps_b)):
+        if sa != sb:
+            diff.first_step = i
+            break
+    if a.get("apply_calls") != b.get("apply_calls"):
+        diff.structural.append(f"number of optimizer steps differs: {a.get('apply_calls')} vs {b.get('apply_calls')}")
+    _compare_variables(a.get("variables", []), b.get("variables", []), "model", diff, close)
+    _compare_variables(a.get("optimizer_variables", []), b.get("optimizer_variables", []), "optimizer", diff, close)
+    return diff
+
+
+def compare_runs(label_a: str, result_a: dict[str, Any], label_b: str, result_b: dict[str, Any]) -> PairDiff:
+    """Compare everything two runs captured; ``result_*`` are harness results."""
+    pair = PairDiff(run_a=label_a, run_b=label_b)
+    caps_a, caps_b = result_a.get("captures", []), result_b.get("captures", [])
+    if len(caps_a) != len(caps_b):
+        pair.structural.append(
+            f"{label_a} captured {len(caps_a)} trainings, {label_b} captured {len(caps_b)}"
+        )
+    close: list[bool | None] = []
+    for ca, cb in zip(caps_a, caps_b):
+        pair.captures.append(compare_captures(ca, cb, close))
+    if pair.identical:
+        pair.closeness = "identical"
+    elif pair.structural or any(c.structural for c in pair.captures) or any(x is False for x in close):
+        pair.closeness = "far apart"
+    elif close and all(x is True for x in close):
+        pair.closeness = "close"
+    elif any(x is True for x in close):
+        pair.closeness = "close where measured"  # large variables: digest only
+    else:
+        pair.closeness = "unknown"
+    return pair
+
+
+def capture_count(result: dict[str, Any] | None) -> int:
+    """How many trainings a run captured."""
+    return len((result or {}).get("captures", []))
+
+
+# ---------------------------------------------------------------------------
+# Diagnosis: usual culprits and errors raised by op determinism
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Hint:
+    """A likely cause of non-reproducibility."""
+
+    id: str
+    message: str
+    source: str  # "script" (text scan) or "run" (observed in the child)
+    line: int | None = None
+
+
+# (id, regex, message) for the static scan of the script's source text.  A
+# plain text scan is deliberate: it is cheap, needs no import of the script,
+# and is only used to suggest causes, never to decide the verdict.
+_TEXT_PATTERNS: list[tuple[str, str, str]] = [
+    ("tf_data_nondeterministic", r"deterministic\s*=\s*False",
+     "tf.data is allowed to produce elements out of order (deterministic=False)"),
+    ("unseeded_default_rng", r"default_rng\(\s*\)",
+     "np.random.default_rng() is created without a seed"),
+    ("jit_compile", r"jit_compile\s*=\s*True",
+     "XLA compilation (jit_compile=True) can pick kernels that are not deterministic"),
+    ("nondeterministic_generator", r"from_non_deterministic_state",
+     "tf.random.Generator.from_non_deterministic_state() is unseeded by design"),
+    ("list_files", r"list_files\((?![^)]*seed\s*=)",
+     "tf.data.Dataset.list_files shuffles the file names unless given shuffle=False or a seed"),
+    ("unsorted_listing", r"^(?!.*sorted\().*(os\.listdir|glob\.glob|\.iterdir\(|\.glob\(|os\.scandir|os\.walk)",
+     "directory listing order depends on the file system: wrap the listing in sorted()"),
+    ("hash_builtin", r"(?<![\w.])hash\(",
+     "hash() of str/bytes changes with PYTHONHASHSEED in every new process"),
+    ("clock_seed", r"seed.*\b(time\.time|time_ns|datetime\.now|os\.getpid|uuid)",
+     "a seed is derived from the clock, the process id or a uuid"),
+]
+
+_STATEFUL_RANDOM = re.compile(
+    r"tf\.random\.(uniform|normal|truncated_normal|shuffle|categorical|gamma|poisson)\b|tf\.image\.random_\w+"
+)
+
+
+def scan_script(source: str) -> list[Hint]:
+    """Static hints from the script's text (first matching line of each)."""
+    hints: list[Hint] = []
+    lines = source.splitlines()
+    for hint_id, pattern, message in _TEXT_PATTERNS:
+        regex = re.compile(pattern)
+        for number, line in enumerate(lines, start=1):
+            code = line.split("#", 1)[0]
+            if regex.search(code):
+                hints.append(Hint(hint_id, message, "script", number))
+                break
+    if "num_parallel_calls" in source:
+        for number, line in enumerate(lines, start=1):
+            if _STATEFUL_RANDOM.search(line.split("#", 1)[0]):
+                hints.append(Hint(
+                    "stateful_random_in_parallel_map",
+                    "stateful random ops with a parallel tf.data map: the order in which "
+                    "elements draw random numbers is not fixed unless op determinism is "
+                    "enabled; prefer tf.random.stateless_* ops with explicit seeds",
+                    "script", number,
+                ))
+                break
+    if "enable_op_determinism" not in source:
+        hints.append(Hint(
+            "no_op_determinism_text",
+            "the script never calls tf.config.experimental.enable_op_determinism()",
+            "script",
+        ))
+    return hints
+
+
+def run_hints(result: dict[str, Any]) -> list[Hint]:
+    """Hints from what the harness observed in a (reference) run."""
+    hints: list[Hint] = []
+    seeded = {call.get("fn") for call in result.get("seed_calls", []) if call.get("value") is not None}
+    env = result.get("environment") or {}
+    tf_info = env.get("tensorflow") or {}
+    if not seeded:
+        hints.append(Hint(
+            "no_seed",
+            "no global seed was set during the run (no random.seed, numpy.random.seed, "
+            "tf.random.set_seed or keras.utils.set_random_seed call): call "
+            "keras.utils.set_random_seed(SEED) before building the model",
+            "run",
+        ))
+    elif tf_info and "tf.random.set_seed" not in seeded:
+        hints.append(Hint(
+            "no_tf_seed",
+            "TensorFlow's global seed was never set (seeds set: " + ", ".join(sorted(seeded)) + "): "
+            "use keras.utils.set_random_seed(SEED), which sets Python, NumPy and TensorFlow seeds",
+            "run",
+        ))
+    if tf_info and tf_info.get("op_determinism") is False:
+        hints.append(Hint(
+            "no_op_determinism",
+            "op determinism was off: call tf.config.experimental.enable_op_determinism()",
+            "run",
+        ))
+    devices = tf_info.get("devices") or []
+    if any(not str(d).startswith("CPU") for d in devices):
+        hints.append(Hint(
+            "accelerator",
+            "an accelerator was visible (" + ", ".join(devices) + "): its kernels are "
+            "non-deterministic unless op determinism is enabled",
+            "run",
+        ))
+    return hints
+
+
+def merge_hints(static: list[Hint], dynamic: list[Hint], op_determinism_known: bool) -> list[Hint]:
+    """Combine both kinds, dropping the text-based op-determinism hint when the
+    run reported the actual state."""
+    ids = {h.id for h in dynamic}
+    out = list(dynamic)
+    for hint in static:
+        if hint.id == "no_op_determinism_text" and (op_determinism_known or "no_op_determinism" in ids):
+            continue
+        out.append(hint)
+    return out
+
+
+_RANDOM_SEED_MSG = "Random ops require a seed to be set when determinism is enabled"
+
+
+def explain_failure(result: dict[str, Any] | None, log_text: str, script_name: str) -> str | None:
+    """Explain errors raised by op determinism itself, naming the op.
+
+    ``UnimplementedError``: an op has no deterministic kernel (on this device).
+    ``RuntimeError`` "Random ops require a seed ...": an unseeded random op ran
+    while op determinism was enabled.  Returns None for other failures.
+    """
+    error = (result or {}).get("error") or {}
+    etype = str(error.get("type") or "")
+    message = str(error.get("message") or "")
+    frames = error.get("frames") or []
+    if not error:  # no structured error (e.g. the process died): use the log
+        if _RANDOM_SEED_MSG in log_text:
+            etype, message = "RuntimeError", _RANDOM_SEED_MSG
+        elif "UnimplementedError" in log_text:
+            etype = "UnimplementedError"
+            message = log_text[log_text.rfind("UnimplementedError"):]
+    where = _script_location(frames, script_name)
+    if etype == "RuntimeError" and _RANDOM_SEED_MSG in message:
+        op = _random_op_from_frames(frames) or "a random op"
+        return (
+            f"Op determinism is enabled, but the random op `{op}`{where} ran without a seed "
+            "(TensorFlow raises RuntimeError instead of producing unrepeatable numbers). "
+            "Set a global seed before it runs (keras.utils.set_random_seed(SEED)) or pass "
+            "an explicit seed= to the op."
+        )
+    if etype == "UnimplementedError" or "UnimplementedError" in error.get("qualified_type", ""):
+        op = unimplemented_op_name(message) or "an op"
+        first = message.strip().splitlines()[0][:300] if message.strip() else ""
+        return (
+            f"Op determinism is enabled, but `{op}`{where} has no deterministic kernel on "
+            f"this device (UnimplementedError: {first}). Run that op on the CPU "
+            "(with tf.device('/CPU:0')), replace it with a deterministic equivalent, or "
+            "accept that this step is not reproducible and disable op determinism."
+        )
+    return None
+
+
+def unimplemented_op_name(message: str) -> str | None:
+    """Extract the op name from a TensorFlow error message."""
+    patterns = (
+        r"\[Op:(\w+)\]",
+        r"\{\{node ([^}]+)\}\}",
+        r"__wrapped__(\w+?)_device_",
+        r"\b(\w+) op (?:currently )?does not",
+        r"implementation of (\w+)",
+    )
+    for pattern in patterns:
+        match = re.search(pattern, message)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _random_op_from_frames(frames: list[dict[str, Any]]) -> str | None:
+    # The op function is the caller of random_seed.get_seed().
+    for i, frame in enumerate(frames):
+        if frame.get("function") == "get_seed" and str(frame.get("file", "")).endswith("random_seed.py"):
+            if i > 0:
+                return str(frames[i - 1].get("function"))
+    return None
+
+
+def _script_location(frames: list[dict[str, Any]], script_name: str) -> str:
+    for frame in reversed(frames):
+        if os.path.basename(str(frame.get("file", ""))) == script_name:
+            code = (frame.get("code") or "").strip()
+            return f" (called at {script_name}:{frame.get('line')}: {code})"
+    return ""
