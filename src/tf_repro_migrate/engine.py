@@ -119,7 +119,10 @@ def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
         new_module = remove_unused_imports(imports, new_module)
     for f in accepted:
         f.applied = True
-    return Result(text, new_module.code, findings)
+    new_text = new_module.code
+    if new_text[:1] in ("\n", "\r") and text[:1] not in ("\n", "\r"):
+        new_text = new_text.lstrip("\r\n")  # the removed first statements' blank lines
+    return Result(text, new_text, findings)
 
 
 _REMOVED_MARKER = "__tf_repro_migrate_removed_import__"

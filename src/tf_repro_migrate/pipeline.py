@@ -9,6 +9,7 @@ runs its own processes).
 
 from __future__ import annotations
 
+import ast
 import difflib
 import io
 import os
@@ -61,9 +62,16 @@ def decode(data: bytes) -> tuple[str, str]:
         raise SourceError(f"cannot decode as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}") from None
 
 
-def _syntax_reason(exc: cst.ParserSyntaxError) -> str:
-    message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
-    return f"does not parse as Python 3 (line {exc.raw_line}, column {exc.raw_column + 1}): {message}"
+def _syntax_reason(exc: cst.ParserSyntaxError, text: str) -> str:
+    """A one-line reason; CPython's own message is the clearest when it has one."""
+    try:
+        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as py_exc:
+        return f"does not parse as Python 3 (line {py_exc.lineno}): {py_exc.msg}"
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+    return f"does not parse as Python 3 (line {exc.raw_line}): {first[:120]}"
 
 
 def process_file(path: Path, job: Job) -> FileResult:
@@ -75,7 +83,7 @@ def process_file(path: Path, job: Job) -> FileResult:
         try:
             result = migrate_source(text, job.options)
         except cst.ParserSyntaxError as exc:
-            raise SourceError(_syntax_reason(exc)) from None
+            raise SourceError(_syntax_reason(exc, text)) from None
         except RecursionError:
             raise SourceError("too deeply nested to parse") from None
         if result.skipped:

@@ -276,6 +276,7 @@ def test_tensorflow_random_module_shadowing_python_random():
         random.set_seed(2)
         """,
         """
+        import tensorflow as tf
         import keras
 
         keras.utils.set_random_seed(2)

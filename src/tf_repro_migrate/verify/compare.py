@@ -14,9 +14,11 @@ the interpreter that runs the scripts); TensorFlow is never imported.
 from __future__ import annotations
 
 import base64
+import io
 import math
 import os
 import re
+import tokenize
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -150,7 +152,8 @@ def _first_log_diff(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]], 
     close: list[bool | None] = []
     for row_a, row_b in zip(rows_a, rows_b):
         logs_a, logs_b = row_a.get("logs", {}), row_b.get("logs", {})
-        for metric in sorted(set(logs_a) | set(logs_b)):
+        # "loss" first: it is the value users look at.
+        for metric in sorted(set(logs_a) | set(logs_b), key=lambda m: (m != "loss", m)):
             va, vb = logs_a.get(metric), logs_b.get(metric)
             if va == vb:
                 continue
@@ -301,20 +304,50 @@ _STATEFUL_RANDOM = re.compile(
 )
 
 
+def _code_lines(source: str) -> list[str]:
+    """Source lines with comments and docstrings blanked (string literals
+    other than docstrings are kept: file patterns may matter)."""
+    lines = source.splitlines()
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return [line.split("#", 1)[0] for line in lines]
+    blank: list[tuple[int, int, int, int]] = []
+    previous = tokenize.NEWLINE
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT or (
+            tok.type == tokenize.STRING and previous in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
+        ):
+            blank.append((*tok.start, *tok.end))
+        if tok.type not in (tokenize.COMMENT,):
+            previous = tok.type
+    out = [list(line) for line in lines]
+    for (srow, scol, erow, ecol) in blank:
+        for row in range(srow, erow + 1):
+            if row - 1 >= len(out):
+                break
+            line = out[row - 1]
+            start = scol if row == srow else 0
+            end = ecol if row == erow else len(line)
+            for col in range(start, min(end, len(line))):
+                line[col] = " "
+    return ["".join(line) for line in out]
+
+
 def scan_script(source: str) -> list[Hint]:
     """Static hints from the script's text (first matching line of each)."""
     hints: list[Hint] = []
-    lines = source.splitlines()
+    lines = _code_lines(source)
     for hint_id, pattern, message in _TEXT_PATTERNS:
         regex = re.compile(pattern)
-        for number, line in enumerate(lines, start=1):
-            code = line.split("#", 1)[0]
+        for number, code in enumerate(lines, start=1):
             if regex.search(code):
                 hints.append(Hint(hint_id, message, "script", number))
                 break
-    if "num_parallel_calls" in source:
+    code = "\n".join(lines)
+    if "num_parallel_calls" in code:
         for number, line in enumerate(lines, start=1):
-            if _STATEFUL_RANDOM.search(line.split("#", 1)[0]):
+            if _STATEFUL_RANDOM.search(line):
                 hints.append(Hint(
                     "stateful_random_in_parallel_map",
                     "stateful random ops with a parallel tf.data map: the order in which "
@@ -323,7 +356,7 @@ def scan_script(source: str) -> list[Hint]:
                     "script", number,
                 ))
                 break
-    if "enable_op_determinism" not in source:
+    if "enable_op_determinism" not in code:
         hints.append(Hint(
             "no_op_determinism_text",
             "the script never calls tf.config.experimental.enable_op_determinism()",
@@ -404,7 +437,7 @@ def explain_failure(result: dict[str, Any] | None, log_text: str, script_name: s
             message = log_text[log_text.rfind("UnimplementedError"):]
     where = _script_location(frames, script_name)
     if etype == "RuntimeError" and _RANDOM_SEED_MSG in message:
-        op = _random_op_from_frames(frames) or "a random op"
+        op = _random_op_from_frames(frames, script_name) or "a random op"
         return (
             f"Op determinism is enabled, but the random op `{op}`{where} ran without a seed "
             "(TensorFlow raises RuntimeError instead of producing unrepeatable numbers). "
@@ -439,12 +472,24 @@ def unimplemented_op_name(message: str) -> str | None:
     return None
 
 
-def _random_op_from_frames(frames: list[dict[str, Any]]) -> str | None:
-    # The op function is the caller of random_seed.get_seed().
+_WRAPPER_FUNCTIONS = {"error_handler", "wrapper", "op_dispatch_handler", "wrapped", "__call__"}
+
+
+def _random_op_from_frames(frames: list[dict[str, Any]], script_name: str) -> str | None:
+    """Name the unseeded random op: the API call on the script's line if
+    visible, else the TensorFlow function that called random_seed.get_seed()."""
+    for frame in reversed(frames):
+        if os.path.basename(str(frame.get("file", ""))) == script_name:
+            match = re.search(r"((?:tf|tensorflow|keras)\.[\w.]*random[\w.]*|[\w.]*random\w*)\s*\(", frame.get("code") or "")
+            if match:
+                return match.group(1)
+            break
     for i, frame in enumerate(frames):
         if frame.get("function") == "get_seed" and str(frame.get("file", "")).endswith("random_seed.py"):
-            if i > 0:
-                return str(frames[i - 1].get("function"))
+            for caller in reversed(frames[:i]):
+                name = str(caller.get("function"))
+                if name not in _WRAPPER_FUNCTIONS and "traceback_utils" not in str(caller.get("file")):
+                    return name
     return None
 
 

@@ -643,6 +643,17 @@ def _error_record(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _print_script_traceback(exc: BaseException) -> None:
+    """Print the traceback as `python script.py` would: without harness frames."""
+    tb = exc.__traceback__
+    own = {os.path.abspath(__file__), "<frozen runpy>", runpy.__file__}
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename in own or os.path.abspath(tb.tb_frame.f_code.co_filename) in own
+    ):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
+
+
 def _exit_code(exc: SystemExit) -> int:
     code = exc.code
     if code is None:
@@ -682,7 +693,7 @@ def run_script(script: str, args: list[str], result_path: str) -> int:
         exit_code = _exit_code(exc)
         status = "ok" if exit_code == 0 else "exit"
     except BaseException as exc:  # report like the interpreter would, then record
-        traceback.print_exc()
+        _print_script_traceback(exc)
         status = "error"
         exit_code = 1
         error = _error_record(exc)

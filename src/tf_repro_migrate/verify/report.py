@@ -71,9 +71,11 @@ def _capture_summary(capture: dict[str, Any]) -> str:
         batches = len(capture.get("batches", []))
         extra = " (stopped by --max-steps)" if capture.get("truncated") else ""
         return f"{epochs} epochs, {batches} batches{extra}, {n_model} model + {n_opt} optimizer variables"
-    steps = capture.get("apply_calls")
+    steps = capture.get("iterations")
+    if steps is None:
+        steps = capture.get("apply_calls")
     per_step = "per-step gradient digests" if capture.get("per_step") else "end state only (tf.function)"
-    return f"{steps} optimizer calls, {n_model} trained + {n_opt} optimizer variables, {per_step}"
+    return f"{steps} optimizer steps, {n_model} trained + {n_opt} optimizer variables, {per_step}"
 
 
 def environment_lines(env: dict[str, Any]) -> list[str]:
@@ -191,7 +193,7 @@ def render_text(report: dict[str, Any]) -> str:
         + (", --control" if opts.get("control") else "")
     )
     lines.append("")
-    lines += _table(["run", "PYTHONHASHSEED", "seeds", "exit", "time", "captured"], _run_rows(report))
+    lines += _table(["run", "PYTHONHASHSEED", "seed shift", "exit", "time", "captured"], _run_rows(report))
     lines.append("")
 
     ref = report.get("reference_captures") or []

@@ -1,0 +1,183 @@
+"""TRM003: ConfigProto / GPUOptions fields -> tf.config calls where the config was built."""
+
+import pytest
+
+from helpers import check_noop, check_transformed, codes, migrate
+
+
+def test_thread_counts_become_threading_calls_in_place():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        n = 4
+        conf = tf.ConfigProto(intra_op_parallelism_threads=n, inter_op_parallelism_threads=2)
+        K.set_session(tf.Session(config=conf))
+        """,
+        """
+        import tensorflow as tf
+        n = 4
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+        """,
+    )
+
+
+def test_allow_growth_false_stays_false():
+    check_transformed(
+        """
+        import tensorflow as tf
+        import keras.backend as K
+        K.set_session(tf.Session(config=tf.ConfigProto(gpu_options=tf.GPUOptions(allow_growth=False))))
+        """,
+        """
+        import tensorflow as tf
+        for gpu in tf.config.list_physical_devices('GPU'):
+            tf.config.experimental.set_memory_growth(gpu, False)
+        """,
+    )
+
+
+def test_placement_and_logging_fields():
+    check_transformed(
+        """
+        import tensorflow as tf
+        import keras
+        cfg = tf.compat.v1.ConfigProto(allow_soft_placement=True, log_device_placement=False)
+        keras.backend.set_session(tf.compat.v1.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        tf.config.set_soft_device_placement(True)
+        tf.debugging.set_log_device_placement(False)
+        """,
+    )
+
+
+def test_conditional_mutations_stay_conditional():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.compat.v1.ConfigProto()
+        cfg.gpu_options.allow_growth = True
+        cfg.allow_soft_placement = True
+        if n > 0:
+            cfg.intra_op_parallelism_threads = n
+            cfg.inter_op_parallelism_threads = n
+        K.set_session(tf.compat.v1.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        for gpu in tf.config.list_physical_devices('GPU'):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        tf.config.set_soft_device_placement(True)
+        if n > 0:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(n)
+        """,
+    )
+
+
+def test_hide_gpus_through_device_count():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto(device_count={'GPU': 0, 'CPU': 1})
+        K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        tf.config.set_visible_devices([], 'GPU')
+        """,
+    )
+
+
+def test_loop_variable_does_not_shadow_a_user_name():
+    result = migrate(
+        """
+        import tensorflow as tf
+        gpu = 0
+        cfg = tf.ConfigProto()
+        cfg.gpu_options.allow_growth = True
+        sess = tf.Session(config=cfg)
+        """
+    )
+    assert "for _gpu in tf.config.list_physical_devices('GPU'):" in result.new
+    assert "gpu = 0" in result.new
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("per_process_gpu_memory_fraction", "0.4"),
+        ("visible_device_list", "'0'"),
+    ],
+)
+def test_gpu_fields_without_tf2_form_hold_the_rewrite_back(field, value):
+    source = f"""
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto()
+        cfg.gpu_options.{field} = {value}
+        cfg.gpu_options.allow_growth = True
+        K.set_session(tf.Session(config=cfg))
+        """
+    result = check_noop(source)
+    assert codes(result, "manual") == ["TRM003"]
+    assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM004"]
+    assert result.held_back == 2
+    manual = [f for f in result.findings if f.safety.value == "manual"][0]
+    assert field in manual.message and "no faithful TF2 form" in manual.message
+
+
+def test_unsafe_fixes_apply_and_drop_the_field():
+    result = migrate(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto(device_count={'CPU': 4}, intra_op_parallelism_threads=2)
+        K.set_session(tf.Session(config=cfg))
+        """,
+        unsafe_fixes=True,
+    )
+    assert result.new == "import tensorflow as tf\ntf.config.threading.set_intra_op_parallelism_threads(2)\n"
+    assert any(f.code == "TRM003" and f.safety.value == "manual" and "device_count" in f.message
+               for f in result.findings)
+
+
+def test_rewrite_options_are_manual():
+    result = check_noop(
+        """
+        import tensorflow as tf
+        cfg = tf.compat.v1.ConfigProto()
+        cfg.graph_options.rewrite_options.layout_optimizer = OFF
+        sess = tf.compat.v1.Session(config=cfg)
+        """
+    )
+    assert "TRM003" in codes(result, "manual")
+
+
+def test_config_used_elsewhere_is_kept_and_renamed_to_compat_v1():
+    check_transformed(
+        """
+        import tensorflow as tf
+        cfg = tf.ConfigProto(intra_op_parallelism_threads=1)
+        run_config = tf.estimator.RunConfig(session_config=cfg)
+        """,
+        """
+        import tensorflow as tf
+        cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1)
+        run_config = tf.estimator.RunConfig(session_config=cfg)
+        """,
+    )
+
+
+def test_project_class_called_configproto_is_not_touched():
+    check_noop(
+        """
+        from myproject.config import ConfigProto
+        cfg = ConfigProto(intra_op_parallelism_threads=1)
+        """
+    )

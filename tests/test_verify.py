@@ -1,0 +1,322 @@
+"""Tests of ``tf-repro-migrate verify``.
+
+The end-to-end tests run the real command (``python -m
+tf_repro_migrate.verify.cli``) as a subprocess on the small scripts in
+``tests/verify_scripts``; every run trains a tiny model with real TensorFlow on
+the CPU.  Commands whose results several tests inspect run once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tf_repro_migrate.verify import compare, runner
+from tf_repro_migrate.verify.cli import main as verify_main
+
+SCRIPTS = Path(__file__).parent / "verify_scripts"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+class Verified:
+    """Outcome of one `verify` command."""
+
+    def __init__(self, proc: subprocess.CompletedProcess[str], report: dict[str, Any] | None) -> None:
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+        self.report = report or {}
+
+    def __repr__(self) -> str:  # shown by pytest on failure
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONHASHSEED", None)  # the verifier varies it per run
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def verify(tmp: Path, script: str | Path, *options: str, cwd: Path = SCRIPTS, timeout: float = 240) -> Verified:
+    """Run the real command; always ask for --json so tests can inspect it."""
+    out = tmp / f"report-{len(list(tmp.glob('report-*.json')))}.json"
+    cmd = [sys.executable, "-m", "tf_repro_migrate.verify.cli", str(script), "--json", str(out), *options]
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    report = json.loads(out.read_text()) if out.exists() else None
+    return Verified(proc, report)
+
+
+def main_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in report["runs"] if r["main"]]
+
+
+@pytest.fixture(scope="module")
+def tf_available() -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("keras")
+
+
+@pytest.fixture(scope="module")
+def seeded(tf_available: None, tmp_path_factory: pytest.TempPathFactory) -> Verified:
+    """The seeded Keras script, with the --control run."""
+    return verify(tmp_path_factory.mktemp("seeded"), "keras_seeded.py", "--control")
+
+
+@pytest.fixture(scope="module")
+def unseeded(tf_available: None, tmp_path_factory: pytest.TempPathFactory) -> Verified:
+    return verify(tmp_path_factory.mktemp("unseeded"), "keras_seeded.py", "--", "--unseeded")
+
+
+# ---------------------------------------------------------------------------
+# Usage
+# ---------------------------------------------------------------------------
+
+
+def test_importing_cli_does_not_import_tensorflow() -> None:
+    code = ("import sys, tf_repro_migrate.verify.cli; "
+            "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+            "sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_missing_script_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no_such_train.py"
+    assert verify_main([str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(missing) in err[0]
+
+
+def test_fewer_than_two_runs_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert verify_main([str(SCRIPTS / "trains_nothing.py"), "--runs", "1"]) == 2
+    assert "--runs" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Keras fit()
+# ---------------------------------------------------------------------------
+
+
+def test_seeded_keras_script_is_reproducible(seeded: Verified) -> None:
+    assert seeded.code == 0, seeded
+    assert "VERDICT: REPRODUCIBLE" in seeded.out
+    rep = seeded.report
+    assert rep["verdict"] == "REPRODUCIBLE"
+    runs = main_runs(rep)
+    assert len(runs) == 2 and [r["hash_seed"] for r in runs] == ["1", "2"]
+    first, second = (r["captures"] for r in runs)
+    assert len(first) == 1 and first[0]["kind"] == "fit"
+    assert len(first[0]["batches"]) == 16 and len(first[0]["epochs"]) == 2
+    assert first[0]["batches"] == second[0]["batches"]
+    assert [v["sha256"] for v in first[0]["variables"]] == [v["sha256"] for v in second[0]["variables"]]
+    env = rep["environment"]
+    assert env["tensorflow"]["op_determinism"] is True
+    assert env["keras"]["version"].startswith("3.")
+    assert "TensorFlow " + env["tensorflow"]["version"] in seeded.out
+
+
+def test_control_run_differs_for_seeded_script(seeded: Verified) -> None:
+    control = seeded.report["control"]
+    assert control["differs"] is True, seeded
+    assert "control run differs" in seeded.out
+    # The control run is reported but not part of the verdict.
+    assert [r["label"] for r in seeded.report["runs"] if not r["main"]] == ["control"]
+
+
+def test_unseeded_keras_script_is_not_reproducible(unseeded: Verified) -> None:
+    assert unseeded.code == 1, unseeded
+    assert "VERDICT: NOT REPRODUCIBLE" in unseeded.out
+    first = unseeded.report["first_difference"]
+    assert (first["epoch"], first["batch"]) == (0, 0)
+    assert f"first differing batch: epoch {first['epoch']}, batch {first['batch']}" in unseeded.out
+    assert unseeded.report["hash_seed_diagnosis"]["hash_order_dependent"] is False
+    hint_ids = {h["id"] for h in unseeded.report["hints"]}
+    assert {"no_seed", "no_op_determinism"} <= hint_ids
+    assert "far apart" in unseeded.out
+
+
+def test_max_steps_gives_a_prefix_of_the_full_run(seeded: Verified, tmp_path: Path) -> None:
+    capped = verify(tmp_path, "keras_seeded.py", "--max-steps", "3")
+    assert capped.code == 0, capped
+    full_batches = main_runs(seeded.report)[0]["captures"][0]["batches"]
+    capture = main_runs(capped.report)[0]["captures"][0]
+    assert capture["truncated"] is True
+    assert capture["batches"] == full_batches[:3]
+
+
+def test_two_fitted_models_are_both_captured(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "two_models.py")
+    assert result.code == 0, result
+    captures = main_runs(result.report)[0]["captures"]
+    assert [c["model_name"] for c in captures] == ["first", "second"]
+    assert captures[1]["epochs"][0]["logs"].keys() >= {"loss", "mse", "val_loss"}
+
+
+# ---------------------------------------------------------------------------
+# Custom training loops
+# ---------------------------------------------------------------------------
+
+
+def test_seeded_custom_loop_is_reproducible(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "custom_loop.py")
+    assert result.code == 0, result
+    runs = main_runs(result.report)
+    # The script ends with sys.exit(0): still a success with results.
+    assert all(r["exit_code"] == 0 and r["status"] == "ok" for r in runs)
+    capture = runs[0]["captures"][0]
+    assert capture["kind"] == "optimizer" and capture["iterations"] == 8
+    assert len(capture["variables"]) == 4
+
+
+def test_unseeded_custom_loop_is_not_reproducible(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "custom_loop.py", "--", "--unseeded", "--eager")
+    assert result.code == 1, result
+    first = result.report["first_difference"]
+    assert first["step"] == 0 and "sequential/dense/kernel" in first["variables"]
+    assert "first differing optimizer step (gradients): step 0" in result.out
+
+
+# ---------------------------------------------------------------------------
+# Failures and nothing to compare
+# ---------------------------------------------------------------------------
+
+
+def test_crashing_script_fails_with_log_tail(tmp_path: Path) -> None:
+    result = verify(tmp_path, "crashes.py")
+    assert result.code == 2, result
+    assert "VERDICT: SCRIPT FAILED" in result.out
+    assert "ValueError: boom: config key 'lr' missing" in result.out
+    assert "loading configuration" in result.out
+    assert "harness.py" not in result.report["failure"]["log_tail"]
+
+
+def test_script_training_nothing_is_inconclusive(tmp_path: Path) -> None:
+    result = verify(tmp_path, "trains_nothing.py")
+    assert result.code == 3, result
+    assert "VERDICT: INCONCLUSIVE" in result.out
+
+
+def test_timeout_is_a_script_failure(tmp_path: Path) -> None:
+    result = verify(tmp_path, "sleeps.py", "--timeout", "2")
+    assert result.code == 2, result
+    assert result.report["failure"]["timed_out"] is True
+    assert "timed out" in result.out
+
+
+def test_determinism_error_is_explained_with_the_op(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "determinism_error.py")
+    assert result.code == 2, result
+    explanation = result.report["failure"]["explanation"]
+    assert "tf.random.uniform" in explanation and "seed" in explanation
+    assert "Cause: Op determinism is enabled" in result.out
+
+
+# ---------------------------------------------------------------------------
+# Isolation and hash order
+# ---------------------------------------------------------------------------
+
+
+def test_runs_are_isolated_and_relative_inputs_work(tf_available: None, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "inputs").mkdir(parents=True)
+    shutil.copy(SCRIPTS / "isolation.py", project)
+    (project / "inputs" / "data.csv").write_text(
+        "".join(f"{i / 16},{(i % 5) / 5},{i / 8}\n" for i in range(16))
+    )
+    (project / "state.txt").write_text("fresh\n")
+    result = verify(tmp_path, "isolation.py", cwd=project)
+    assert result.code == 0, result
+    # Nothing leaked into the user's directory.
+    assert not (project / "out.txt").exists()
+    assert not (project / "inputs" / "written.txt").exists()
+    assert (project / "state.txt").read_text() == "fresh\n"
+
+
+def test_hash_order_dependence_is_diagnosed(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "hash_order.py")
+    assert result.code == 1, result
+    diagnosis = result.report["hash_seed_diagnosis"]
+    assert diagnosis["hash_order_dependent"] is True
+    assert "export PYTHONHASHSEED" in result.out
+    assert any(h["id"] == "hash_builtin" for h in result.report["hints"])
+
+
+# ---------------------------------------------------------------------------
+# Units (no subprocess)
+# ---------------------------------------------------------------------------
+
+
+def _var(name: str, values: list[float], sha: str) -> dict[str, Any]:
+    import base64
+    import numpy as np
+
+    arr = np.asarray(values, dtype=np.float32)
+    return {"name": name, "dtype": "float32", "shape": [len(values)], "sha256": sha,
+            "summary": {"sum": repr(float(arr.sum()))},
+            "values": {"dtype": "float32", "b64": base64.b64encode(arr.tobytes()).decode()}}
+
+
+def _result(loss: float, values: list[float], sha: str) -> dict[str, Any]:
+    return {"captures": [{
+        "kind": "fit", "index": 0, "model_class": "keras.Sequential", "model_name": "m",
+        "batches": [{"epoch": 0, "batch": 0, "logs": {"loss": float.hex(1.0)}},
+                    {"epoch": 0, "batch": 1, "logs": {"loss": float.hex(loss)}}],
+        "epochs": [{"epoch": 0, "logs": {"loss": float.hex(loss)}}],
+        "variables": [_var("m/w", values, sha)], "optimizer_variables": [],
+    }]}
+
+
+def test_compare_finds_first_batch_and_largest_difference() -> None:
+    pytest.importorskip("numpy")
+    a = _result(0.5, [1.0, 2.0], "aa")
+    b = _result(0.5 + 1e-9, [1.0, 2.0000002], "bb")
+    pair = compare.compare_runs("run 1", a, "run 2", b)
+    assert not pair.identical
+    cap = pair.captures[0]
+    assert (cap.first_batch.epoch, cap.first_batch.batch, cap.first_batch.metric) == (0, 1, "loss")
+    assert cap.variables[0].max_abs_diff == pytest.approx(2.384e-7, rel=1e-3)
+    assert pair.closeness == "close"
+    far = compare.compare_runs("run 1", a, "run 2", _result(0.7, [1.0, 3.0], "cc"))
+    assert far.closeness == "far apart"
+    assert compare.compare_runs("run 1", a, "run 2", _result(0.5, [1.0, 2.0], "aa")).identical
+
+
+def test_unimplemented_op_name_is_parsed() -> None:
+    message = ("{{function_node __wrapped__UnsortedSegmentSum_device_/job:localhost/replica:0/task:0/"
+               "device:GPU:0}} Deterministic GPU implementation of unsorted segment reduction op not "
+               "available. [Op:UnsortedSegmentSum]")
+    assert compare.unimplemented_op_name(message) == "UnsortedSegmentSum"
+    assert compare.unimplemented_op_name("... [[{{node gradients/Scatter}}]]") == "gradients/Scatter"
+    result = {"error": {"type": "UnimplementedError", "message": message, "frames": []}}
+    explanation = compare.explain_failure(result, "", "train.py")
+    assert explanation and "UnsortedSegmentSum" in explanation
+
+
+def test_script_scan_ignores_comments_and_docstrings() -> None:
+    source = '"""Uses hash() and deterministic=False in prose."""\n# jit_compile=True\nx = 1\n'
+    ids = {h.id for h in compare.scan_script(source)}
+    assert "hash_builtin" not in ids and "tf_data_nondeterministic" not in ids and "jit_compile" not in ids
+    code = "ds = ds.map(f, num_parallel_calls=4, deterministic=False)\nrng = np.random.default_rng()\n"
+    hints = {h.id: h.line for h in compare.scan_script(code)}
+    assert hints["tf_data_nondeterministic"] == 1 and hints["unseeded_default_rng"] == 2
+
+
+def test_mirror_directory_copies_small_files_and_recreates_directories(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "data").mkdir(parents=True)
+    (src / "data" / "a.csv").write_text("1,2\n")
+    (src / ".git").mkdir()
+    runner.mirror_directory(src, dst)
+    assert (dst / "data").is_dir() and not (dst / "data").is_symlink()
+    assert (dst / "data" / "a.csv").read_text() == "1,2\n" and not (dst / "data" / "a.csv").is_symlink()
+    assert (dst / ".git").is_symlink()
+    (dst / "data" / "a.csv").write_text("changed\n")
+    assert (src / "data" / "a.csv").read_text() == "1,2\n"
