@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts["changed"] += result.changed
         counts["held_back"] += result.held_back
         counts["manual"] += result.manual
-        counts["failed"] += result.status == "error"
+        counts["failed"] += (result.status == "error") + len(result.problems)
     verb = "changed" if args.write else "would change"
     summary = (
         f"{counts['scanned']} files scanned, {counts['skipped']} skipped by the pre-filter, "
@@ -172,6 +172,8 @@ def _print_result(result: FileResult, args: argparse.Namespace, style: _Style, o
     if result.status == "error":
         err.write(f"{result.path}: error: {result.error}\n")
         return
+    for problem in result.problems:
+        err.write(f"{result.path}:{problem.replace(': ', ': error: ', 1)}\n")
     if args.check:
         if result.changed:
             out.write(f"{result.path}\n")
@@ -182,7 +184,8 @@ def _print_result(result: FileResult, args: argparse.Namespace, style: _Style, o
         out.write(style.diff(result.diff))
     for f in result.findings:
         tag = _tag(f.safety, f.applied, args.unsafe_fixes)
-        out.write(f"{result.path}:{f.line}:{f.col} {style(f.code, '1')} [{tag}] {f.message}\n")
+        where = f"cell {f.cell}:line {f.line}:col {f.col}" if f.cell is not None else f"{f.line}:{f.col}"
+        out.write(f"{result.path}:{where} {style(f.code, '1')} [{tag}] {f.message}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ DEFAULT_EXCLUDES = (
     "node_modules", ".eggs", "*.egg-info", ".mypy_cache", ".pytest_cache", ".ruff_cache",
     ".ipynb_checkpoints",
 )
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
 def _excluded(name: str, rel: str, patterns: Iterable[str]) -> bool:

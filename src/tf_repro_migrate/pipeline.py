@@ -24,6 +24,7 @@ import libcst as cst
 from tf_repro_migrate.engine import Options, migrate_source
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.findings import Finding
+from tf_repro_migrate.notebook import NotebookError, migrate_notebook
 
 # Below this many files a pool costs more (start-up, imports) than it saves.
 POOL_THRESHOLD = 16
@@ -38,6 +39,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     held_back: int = 0
     manual: int = 0
+    problems: list[str] = field(default_factory=list)  # parts left as they were (notebook cells)
 
     @property
     def changed(self) -> bool:
@@ -79,6 +81,8 @@ def process_file(path: Path, job: Job) -> FileResult:
     name = str(path)
     try:
         data = read_source(path)
+        if path.suffix == ".ipynb":
+            return _process_notebook(path, data, job)
         text, encoding = decode(data)
         try:
             result = migrate_source(text, job.options)
@@ -106,6 +110,37 @@ def process_file(path: Path, job: Job) -> FileResult:
         return out
     except SourceError as exc:
         return FileResult(name, "error", error=str(exc))
+
+
+def _process_notebook(path: Path, data: bytes, job: Job) -> FileResult:
+    name = str(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"cannot decode notebook as utf-8: {exc.reason}") from None
+    if not text.strip():
+        raise SourceError("empty notebook file")
+    try:
+        result = migrate_notebook(text, job.options)
+    except NotebookError as exc:
+        raise SourceError(str(exc)) from None
+    except cst.ParserSyntaxError as exc:  # pragma: no cover - cells are parsed one by one first
+        raise SourceError(f"does not parse: {exc.message}") from None
+    if result.skipped:
+        return FileResult(name, "skipped")
+    out = FileResult(name, "unchanged", findings=[_plain(f) for f in result.findings],
+                     held_back=result.held_back, manual=result.manual, problems=result.cell_errors)
+    if result.new_json == text:
+        return out
+    out.diff = "".join(unified_diff(f"{name}:cell {cell}", old, new) for cell, old, new in result.diffs)
+    out.status = "changed"
+    if job.write:
+        try:
+            write_atomic(path, result.new_json.encode("utf-8"))
+        except OSError as exc:
+            raise SourceError(f"cannot write: {exc.strerror or exc}") from None
+        out.status = "written"
+    return out
 
 
 def _plain(finding: Finding) -> Finding:

@@ -1,0 +1,280 @@
+"""Jupyter notebooks (``.ipynb``) in and out.
+
+A notebook is migrated as one program: its code cells, in order, joined with a
+marker comment line before each cell, so that an import in cell 1 resolves a seed
+call in cell 5. IPython syntax (``%magic``, ``!shell``, ``?help``, ``x = !cmd``) is
+masked as ``pass  # <marker>`` with the line's own indentation before parsing and
+restored after; ``%%cell`` magics make the whole cell opaque. A cell that does not
+parse is left out of the program, reported, and left as it is.
+
+The JSON text is never re-serialised: the exact span of each changed cell's
+``source`` value is found with a small position-tracking JSON scanner and only that
+span is replaced, in the same layout (a list of lines, or one string) and with the
+same item indentation. Outputs, metadata, ids, key order, indentation and the
+trailing newline stay byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from tf_repro_migrate.context import Options
+from tf_repro_migrate.engine import migrate_source, might_match
+from tf_repro_migrate.findings import Finding
+
+CELL_MARK = "# __tf_repro_migrate_cell_{}__"
+_CELL_MARK_RE = re.compile(r"^# __tf_repro_migrate_cell_(\d+)__$")
+_MAGIC_MARK = "pass  # __tf_repro_migrate_magic_{}__"
+_MAGIC_MARK_RE = re.compile(r"^[ \t]*pass  # __tf_repro_migrate_magic_(\d+)__$")
+_IPYTHON_LINE = re.compile(
+    r"^[ \t]*(?:%[A-Za-z%]|!(?!=)\S|\?|[A-Za-z_][\w.]*\s*=\s*[!%][A-Za-z]|[^#\s][^#]*\?{1,2}\s*$)"
+)
+
+
+class NotebookError(Exception):
+    """The notebook cannot be processed; the message is the one-line reason."""
+
+
+@dataclass
+class Cell:
+    index: int  # 1-based position among all cells
+    start: int  # span of the source value in the JSON text
+    end: int
+    text: str  # the source joined into one string
+    as_list: bool
+
+
+@dataclass
+class NotebookResult:
+    new_json: str
+    diffs: list[tuple[int, str, str]] = field(default_factory=list)  # (cell, old source, new source)
+    findings: list[Finding] = field(default_factory=list)
+    cell_errors: list[str] = field(default_factory=list)
+    held_back: int = 0
+    manual: int = 0
+    skipped: bool = False
+
+
+# -- a JSON scanner that knows where values are --------------------------------------------------
+
+
+class _Scanner:
+    """Just enough JSON to find value spans; decoding is left to ``json``."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.decoder = json.JSONDecoder()
+
+    def ws(self, i: int) -> int:
+        while i < len(self.text) and self.text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def value_end(self, i: int) -> int:
+        _, end = self.decoder.raw_decode(self.text, i)
+        return end
+
+    def object_members(self, i: int) -> tuple[dict[str, tuple[int, int]], int]:
+        """Members of the object at ``i``: key -> (value start, value end); and the object's end."""
+        assert self.text[i] == "{"
+        members: dict[str, tuple[int, int]] = {}
+        i = self.ws(i + 1)
+        if self.text[i] == "}":
+            return members, i + 1
+        while True:
+            key, i = self.decoder.raw_decode(self.text, i)
+            i = self.ws(i)
+            if self.text[i] != ":":
+                raise ValueError("expected ':'")
+            start = self.ws(i + 1)
+            end = self.value_end(start)
+            members[key] = (start, end)
+            i = self.ws(end)
+            if self.text[i] == "}":
+                return members, i + 1
+            if self.text[i] != ",":
+                raise ValueError("expected ','")
+            i = self.ws(i + 1)
+
+    def array_items(self, i: int) -> list[tuple[int, int]]:
+        assert self.text[i] == "["
+        items: list[tuple[int, int]] = []
+        i = self.ws(i + 1)
+        if self.text[i] == "]":
+            return items
+        while True:
+            end = self.value_end(i)
+            items.append((i, end))
+            i = self.ws(end)
+            if self.text[i] == "]":
+                return items
+            if self.text[i] != ",":
+                raise ValueError("expected ','")
+            i = self.ws(i + 1)
+
+
+def read_cells(text: str) -> list[Cell]:
+    """The code cells of a notebook's JSON text, with the spans of their sources."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"invalid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    if not isinstance(data, dict) or "cells" not in data:
+        raise NotebookError("not a Jupyter notebook (no 'cells')")
+    if data.get("nbformat") != 4:
+        raise NotebookError(f"unsupported nbformat {data.get('nbformat')!r} (only nbformat 4 is supported)")
+    if not data["cells"]:
+        raise NotebookError("empty notebook (no cells)")
+    scanner = _Scanner(text)
+    top, _ = scanner.object_members(scanner.ws(0))
+    cells: list[Cell] = []
+    for index, (start, _) in enumerate(scanner.array_items(top["cells"][0]), 1):
+        members, _ = scanner.object_members(start)
+        cell = data["cells"][index - 1]
+        if cell.get("cell_type") != "code" or "source" not in members:
+            continue
+        source = cell["source"]
+        as_list = isinstance(source, list)
+        s_start, s_end = members["source"]
+        cells.append(Cell(index, s_start, s_end, "".join(source) if as_list else source, as_list))
+    return cells
+
+
+def encode_source(new: str, cell: Cell, text: str) -> str:
+    """The JSON for a cell's new source, laid out like the old one."""
+    if not cell.as_list:
+        return json.dumps(new, ensure_ascii=False)
+    lines = new.splitlines(keepends=True)
+    old = text[cell.start : cell.end]
+    match = re.match(r"\[(\s*)", old)
+    lead = match.group(1) if match else ""
+    if not lines:
+        return "[]"
+    if "\n" not in lead:  # everything on one line
+        return "[" + ", ".join(json.dumps(line, ensure_ascii=False) for line in lines) + "]"
+    item_indent = lead
+    closing = re.search(r"(\s*)\]$", old)
+    close_ws = closing.group(1) if closing and old != "[]" else lead[: lead.rfind("\n") + 1]
+    if old.strip() == "[]":
+        close_ws = "\n" + " " * max(0, len(lead) - 2)
+    body = ("," + item_indent).join(json.dumps(line, ensure_ascii=False) for line in lines)
+    return "[" + item_indent + body + close_ws + "]"
+
+
+# -- masking IPython syntax ----------------------------------------------------------------------
+
+
+def mask(source: str, magics: list[str]) -> str | None:
+    """Source with IPython-only lines replaced by ``pass  # marker`` (None for a ``%%`` cell)."""
+    if source.lstrip().startswith("%%"):
+        return None
+    out = []
+    for line in source.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if _IPYTHON_LINE.search(body) and not body.lstrip().startswith("#"):
+            indent = body[: len(body) - len(body.lstrip())]
+            out.append(indent + _MAGIC_MARK.format(len(magics)) + line[len(body):])
+            magics.append(body)
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def unmask(source: str, magics: list[str]) -> str:
+    out = []
+    for line in source.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        match = _MAGIC_MARK_RE.match(body)
+        out.append(magics[int(match.group(1))] + line[len(body):] if match else line)
+    return "".join(out)
+
+
+# -- migration -----------------------------------------------------------------------------------
+
+
+def migrate_notebook(text: str, options: Options) -> NotebookResult:
+    """Migrate a notebook's code cells as one program; raises NotebookError for a bad notebook."""
+    cells = read_cells(text)
+    if not might_match(text):
+        return NotebookResult(text, skipped=True)
+    magics: list[str] = []
+    parts: list[str] = []
+    included: list[Cell] = []
+    errors: list[str] = []
+    for cell in cells:
+        masked = mask(cell.text, magics)
+        if masked is None:
+            continue
+        if masked and not masked.endswith("\n"):
+            masked += "\n"
+        try:
+            cst.parse_module(masked)
+        except cst.ParserSyntaxError as exc:
+            errors.append(f"cell {cell.index}: does not parse as Python 3 (line {exc.raw_line}); cell left as it is")
+            continue
+        parts.append(CELL_MARK.format(cell.index) + "\n" + masked)
+        included.append(cell)
+    result = NotebookResult(text, cell_errors=errors)
+    if not parts:
+        return result
+    program = "".join(parts)
+    migrated = migrate_source(program, options)
+    result.held_back, result.manual = migrated.held_back, migrated.manual
+    starts = _cell_starts(program)
+    for f in migrated.findings:
+        cell_index, first_line = max(((c, s) for c, s in starts.items() if s <= f.line), key=lambda cs: cs[1])
+        f.cell, f.line = cell_index, f.line - first_line + 1
+        result.findings.append(f)
+    if not migrated.changed:
+        return result
+    new_sources = _split(migrated.new)
+    replacements: list[tuple[Cell, str]] = []
+    for cell in included:
+        new = unmask(new_sources.get(cell.index, ""), magics)
+        if not cell.text.endswith("\n") and new.endswith("\n"):
+            new = new[:-1]
+        if new != cell.text:
+            replacements.append((cell, new))
+            result.diffs.append((cell.index, cell.text, new))
+    pieces, pos = [], 0
+    for cell, new in replacements:
+        pieces.append(text[pos : cell.start])
+        pieces.append(encode_source(new, cell, text))
+        pos = cell.end
+    pieces.append(text[pos:])
+    result.new_json = "".join(pieces)
+    return result
+
+
+def _cell_starts(program: str) -> dict[int, int]:
+    """Cell index -> line number (1-based) of the cell's first source line in ``program``."""
+    starts = {}
+    for number, line in enumerate(program.splitlines(), 1):
+        match = _CELL_MARK_RE.match(line)
+        if match:
+            starts[int(match.group(1))] = number + 1
+    return starts
+
+
+def _split(program: str) -> dict[int, str]:
+    """The migrated program cut back into cells at the marker lines."""
+    sources: dict[int, list[str]] = {}
+    current: list[str] | None = None
+    for line in program.splitlines(keepends=True):
+        match = _CELL_MARK_RE.match(line.rstrip("\r\n"))
+        if match:
+            current = sources.setdefault(int(match.group(1)), [])
+            continue
+        if current is None:  # new code placed above the first marker (an added import)
+            current = sources.setdefault(-1, [])
+        current.append(line)
+    joined = {k: "".join(v) for k, v in sources.items()}
+    head = joined.pop(-1, "")
+    if head and joined:
+        first = min(joined)
+        joined[first] = head + joined[first]
+    return joined

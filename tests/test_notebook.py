@@ -1,0 +1,158 @@
+"""Notebooks: one program in cell order, IPython syntax masked, JSON byte-identical outside sources."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tf_repro_migrate.cli import main
+from tf_repro_migrate.context import Options
+from tf_repro_migrate.notebook import mask, migrate_notebook, read_cells, unmask
+
+NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
+
+
+def outside_sources(text: str) -> list[str]:
+    """The JSON text with every code cell's source span cut out."""
+    pieces, pos = [], 0
+    for cell in read_cells(text):
+        pieces.append(text[pos : cell.start])
+        pos = cell.end
+    pieces.append(text[pos:])
+    return pieces
+
+
+def sources(text: str) -> dict[int, str]:
+    return {c.index: c.text for c in read_cells(text)}
+
+
+@pytest.fixture
+def colab(tmp_path):
+    path = tmp_path / "colab_tf1.ipynb"
+    shutil.copy(NOTEBOOKS / "colab_tf1.ipynb", path)
+    return path
+
+
+def test_cells_form_one_program_import_in_one_cell_seed_in_another(colab):
+    text = colab.read_text(encoding="utf-8")
+    result = migrate_notebook(text, Options())
+    new = sources(result.new_json)
+    assert new[4] == "SEED = 42\nkeras.utils.set_random_seed(SEED)  # reproducibility"
+    assert new[5] == ("for gpu in tf.config.list_physical_devices('GPU'):\n"
+                      "    tf.config.experimental.set_memory_growth(gpu, True)")
+    assert "from keras import backend as K" not in new[3] and "import random as rn" not in new[3]
+    assert "import tensorflow as tf" in new[3]
+    assert new[1].startswith("import keras\n")
+    finding = {f.code: f for f in result.findings}["TRM002"]
+    assert (finding.cell, finding.line) == (4, 2)
+
+
+def test_magics_shell_lines_and_colab_forms_survive_with_their_indentation(colab):
+    result = migrate_notebook(colab.read_text(encoding="utf-8"), Options())
+    new = sources(result.new_json)
+    assert "try:\n    %tensorflow_version 1.x\nexcept Exception:\n    pass" in new[1]
+    assert new[3].startswith('#@title Setup { display-mode: "form" }\nflag = "No"  #@param ["Yes", "No"]\n'
+                             'if flag == "Yes":\n    !pip install somepkg\n')
+    assert new[3].endswith("%matplotlib inline")
+    assert new[6] == "print(tf.__version__)\nnp.random.rand(3)?"
+    assert new[7] == "%%bash\necho tf.set_random_seed"
+
+
+def test_only_changed_sources_change_and_the_rest_is_byte_identical(colab):
+    text = colab.read_text(encoding="utf-8")
+    result = migrate_notebook(text, Options())
+    assert outside_sources(result.new_json) == outside_sources(text)
+    old_nb, new_nb = json.loads(text), json.loads(result.new_json)
+    for old_cell, new_cell in zip(old_nb["cells"], new_nb["cells"]):
+        assert list(old_cell) == list(new_cell)
+        assert {k: v for k, v in old_cell.items() if k != "source"} == {
+            k: v for k, v in new_cell.items() if k != "source"}
+        assert all(line.endswith("\n") for line in new_cell["source"][:-1])
+    assert result.new_json.endswith("}\n")
+    assert len(text) > 1_000_000  # the large output is carried through untouched
+
+
+def test_write_then_second_run_changes_nothing(colab, capsys):
+    assert main(["--write", str(colab)]) == 0
+    written = colab.read_bytes()
+    assert main(["--check", str(colab)]) == 0
+    assert colab.read_bytes() == written
+    capsys.readouterr()
+
+
+def test_findings_and_diffs_name_the_cell(colab, capsys):
+    code = main([str(colab)])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert f"--- a/{colab}:cell 4" in out
+    assert f"{colab}:cell 4:line 2:col 1 TRM002" in out
+
+
+def test_unparseable_cell_is_reported_and_the_others_are_migrated(tmp_path, capsys):
+    path = tmp_path / "broken_cell.ipynb"
+    shutil.copy(NOTEBOOKS / "broken_cell.ipynb", path)
+    code = main(["--write", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert f"{path}:cell 2: error: does not parse as Python 3" in err
+    new = sources(path.read_text(encoding="utf-8"))
+    assert new == {1: "import tensorflow as tf", 2: "print 'seeding'", 3: "tf.random.set_seed(7)"}
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("invalid.ipynb", "invalid JSON"),
+        ("nbformat3.ipynb", "unsupported nbformat 3"),
+        ("empty.ipynb", "empty notebook"),
+    ],
+)
+def test_bad_notebooks_are_errors_and_untouched(tmp_path, capsys, name, reason):
+    path = tmp_path / name
+    shutil.copy(NOTEBOOKS / name, path)
+    before = path.read_bytes()
+    assert main(["--write", str(path)]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith(f"{path}: error: {reason}")
+    assert path.read_bytes() == before
+
+
+def test_directories_pick_up_notebooks(tmp_path, capsys):
+    shutil.copy(NOTEBOOKS / "colab_tf1.ipynb", tmp_path / "a.ipynb")
+    (tmp_path / "b.py").write_text("x = 1\n")
+    main(["--check", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert out == f"{tmp_path / 'a.ipynb'}\n" and err.startswith("2 files scanned")
+
+
+def test_single_string_source_keeps_its_form(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                     "source": "import tensorflow as tf\ntf.set_random_seed(1)\n"}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(nb, indent=2)
+    result = migrate_notebook(text, Options())
+    assert json.loads(result.new_json)["cells"][0]["source"] == "import tensorflow as tf\ntf.random.set_seed(1)\n"
+    assert outside_sources(result.new_json) == outside_sources(text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["%matplotlib inline", "    %tensorflow_version 1.x", "!pip install x", "    !nvidia-smi", "files = !ls",
+     "tf.set_random_seed?", "%%time"],
+)
+def test_ipython_lines_are_masked_and_restored(line):
+    magics: list[str] = []
+    masked = mask(f"if x:\n    pass\n{line}\n", magics) if not line.startswith("%%") else None
+    if masked is None:
+        assert mask(f"{line}\nx = 1\n", []) is None
+        return
+    assert line not in masked
+    assert unmask(masked, magics) == f"if x:\n    pass\n{line}\n"
+
+
+def test_modulo_continuation_and_comparisons_are_not_masked():
+    source = "y = (a\n     % b)\nz = (c\n     != d)\n"
+    assert mask(source, []) == source
