@@ -11,6 +11,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from pathlib import Path
@@ -20,9 +21,14 @@ from tf_repro_migrate import __version__
 from tf_repro_migrate.context import Options
 from tf_repro_migrate.discover import discover
 from tf_repro_migrate.findings import Safety
+from tf_repro_migrate.interactive import run_interactive
 from tf_repro_migrate.pipeline import FileResult, Job, run
+from tf_repro_migrate.progress import Progress
+from tf_repro_migrate.report import RunReport, format_for
+from tf_repro_migrate.report import render as render_report
 
 EXIT_OK, EXIT_WORK_REMAINS, EXIT_ERROR = 0, 1, 2
+EXPLICIT_FILES_POOL_THRESHOLD = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="worker processes (default: all cores, used only for larger trees)")
     parser.add_argument("--keras-target", choices=("keras", "tf.keras"), default="keras",
                         help="emit keras.utils.set_random_seed (Keras 3, default) or tf.keras.utils.set_random_seed")
+    parser.add_argument("--format", "--output-format", dest="format", choices=("text", "json", "sarif"),
+                        default="text", help="text (diffs and findings), or a JSON / SARIF 2.1.0 report on stdout")
+    parser.add_argument("--report", metavar="FILE",
+                        help="also write the report to FILE (format from --format, else from the extension: "
+                        ".sarif or .json) while the terminal shows the text output")
+    parser.add_argument("--interactive", action="store_true",
+                        help="show each change and ask apply / skip / apply all / quit before writing")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary line")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -138,34 +151,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     style = _Style(color)
     missing = [p for p in args.paths if not os.path.lexists(p)]
-    files = list(discover([p for p in args.paths if p not in missing], args.exclude))
+    present = [p for p in args.paths if p not in missing]
+    files = list(discover(present, args.exclude))
     jobs = args.jobs or (os.cpu_count() or 1)
+    # An explicit list of files (pre-commit) is already split across processes by the caller.
+    threshold = EXPLICIT_FILES_POOL_THRESHOLD if all(os.path.isfile(p) for p in present) else None
+    text_out = args.format == "text"
+    mode = "check" if args.check else "write" if args.write or args.interactive else "diff"
+    report = RunReport(mode, missing=missing)
     counts = {"scanned": 0, "skipped": 0, "changed": 0, "held_back": 0, "manual": 0, "failed": 0}
     for path in missing:
         err.write(f"{path}: error: no such file or directory\n")
         counts["failed"] += 1
-    for result in run(files, Job(options, write=args.write), jobs=jobs):
-        _print_result(result, args, style, out, err)
+    if args.interactive:
+        results = run_interactive(files, options, sys.stdin, out, lambda d: out.write(style.diff(d)))
+    else:
+        results = run(files, Job(options, write=args.write), jobs=jobs, **({"pool_threshold": threshold}
+                                                                           if threshold else {}))
+    progress = Progress(err, len(files), enabled=err.isatty() and not args.quiet)
+    for result in results:
+        if text_out and (result.findings or result.diff or result.status == "error" or result.problems):
+            progress.clear()
+        _print_result(result, args, style, out if text_out else _NULL, err)
+        progress.update(result.changed)
+        if args.format != "text" or args.report:
+            report.files.append(result)
         counts["scanned"] += 1
         counts["skipped"] += result.status == "skipped"
         counts["changed"] += result.changed
         counts["held_back"] += result.held_back
         counts["manual"] += result.manual
         counts["failed"] += (result.status == "error") + len(result.problems)
-    verb = "changed" if args.write else "would change"
+    progress.close()
+    report.summary = dict(counts)
+    verb = "changed" if args.write or args.interactive else "would change"
     summary = (
         f"{counts['scanned']} files scanned, {counts['skipped']} skipped by the pre-filter, "
         f"{counts['changed']} {verb}, {counts['held_back']} unsafe fixes held back, "
         f"{counts['manual']} manual findings, {counts['failed']} failed"
     )
-    err.write(summary + "\n") if args.check else out.write(summary + "\n")
+    if not text_out:
+        out.write(render_report(report, args.format))
+        err.write(summary + "\n")
+    elif args.check:
+        err.write(summary + "\n")
+    else:
+        out.write(summary + "\n")
+    if args.report:
+        try:
+            Path(args.report).write_text(render_report(report, format_for(args.report, args.format)))
+        except OSError as exc:
+            err.write(f"{args.report}: error: cannot write report: {exc.strerror or exc}\n")
+            return EXIT_ERROR
     if counts["failed"]:
         return EXIT_ERROR
     if args.check:
         return EXIT_WORK_REMAINS if counts["changed"] and not args.write else EXIT_OK
-    if (counts["changed"] and not args.write) or counts["held_back"] or counts["manual"]:
+    written = args.write or args.interactive
+    if (counts["changed"] and not written) or counts["held_back"] or counts["manual"]:
         return EXIT_WORK_REMAINS
     return EXIT_OK
+
+
+class _Null(io.StringIO):
+    def write(self, s: str) -> int:
+        return len(s)
+
+
+_NULL = _Null()
 
 
 def _print_result(result: FileResult, args: argparse.Namespace, style: _Style, out: TextIO, err: TextIO) -> None:
@@ -180,7 +233,7 @@ def _print_result(result: FileResult, args: argparse.Namespace, style: _Style, o
         return
     if args.quiet:
         return
-    if result.diff and not args.write:
+    if result.diff and not args.write and not args.interactive:
         out.write(style.diff(result.diff))
     for f in result.findings:
         tag = _tag(f.safety, f.applied, args.unsafe_fixes)

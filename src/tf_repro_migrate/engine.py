@@ -85,6 +85,35 @@ def migrate_source(text: str, options: Options | None = None) -> Result:
 
 
 def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
+    analysis = analyse_module(module, text, options)
+    accepted = [f for f in analysis.findings if default_accepted(f, options)]
+    if not accepted:
+        return Result(text, text, analysis.findings)
+    new_text = render(analysis, accepted)
+    for f in accepted:
+        f.applied = True
+    return Result(text, new_text, analysis.findings)
+
+
+@dataclass
+class Analysis:
+    """A parsed file and what the rules found in it, before anything is applied."""
+
+    module: cst.Module
+    wrapper: MetadataWrapper
+    text: str
+    findings: list[Finding]
+
+
+def default_accepted(finding: Finding, options: Options) -> bool:
+    """Safe fixes always; unsafe ones with ``--unsafe-fixes``; manual findings never."""
+    if not finding.edits:
+        return False
+    return finding.safety is Safety.SAFE or (finding.safety is Safety.UNSAFE and options.unsafe_fixes)
+
+
+def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
+    """Run every enabled rule over one metadata pass; findings sorted by position."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     ctx = Context(wrapper, options)
     compat_v1 = compat_v1_file(ctx) is not None
@@ -98,13 +127,14 @@ def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
         rule_cls().run(ctx)
     findings = _unsuppressed(ctx.findings, text)
     findings.sort(key=lambda f: (f.line, f.col, f.code))
-    accepted = [
-        f
-        for f in findings
-        if f.edits and (f.safety is Safety.SAFE or (f.safety is Safety.UNSAFE and options.unsafe_fixes))
-    ]
+    return Analysis(module, wrapper, text, findings)
+
+
+def render(analysis: Analysis, accepted: list[Finding]) -> str:
+    """The source text with the edits of ``accepted`` applied and imports fixed up."""
+    module, wrapper, text = analysis.module, analysis.wrapper, analysis.text
     if not accepted:
-        return Result(text, text, findings)
+        return text
     edits = [e for f in accepted for e in f.edits]
     new_module = apply_edits(module, edits)
     imports = CodemodContext(wrapper=wrapper)
@@ -117,12 +147,10 @@ def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
         new_module = AddImportsVisitor(imports).transform_module(new_module)
     if imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
         new_module = remove_unused_imports(imports, new_module)
-    for f in accepted:
-        f.applied = True
     new_text = new_module.code
     if new_text[:1] in ("\n", "\r") and text[:1] not in ("\n", "\r"):
         new_text = new_text.lstrip("\r\n")  # the removed first statements' blank lines
-    return Result(text, new_text, findings)
+    return new_text
 
 
 _REMOVED_MARKER = "__tf_repro_migrate_removed_import__"
