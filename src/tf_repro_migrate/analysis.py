@@ -202,13 +202,7 @@ class _EnvCollector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not isinstance(func, cst.Attribute):
-            if self.ctx.matches(func, ("os.putenv",)) and len(node.args) == 2:
-                key = _string_value(node.args[0].value)
-                if key is not None:
-                    self._add(key, node.args[1].value, node, simple=True)
-            return
-        if not self._is_environ(func.value):
+        if not isinstance(func, cst.Attribute) or not self._is_environ(func.value):
             if self.ctx.matches(func, ("os.putenv",)) and len(node.args) == 2:
                 key = _string_value(node.args[0].value)
                 if key is not None:
