@@ -190,8 +190,9 @@ def test_unseeded_custom_loop_is_not_reproducible(tf_available: None, tmp_path: 
 
 
 def test_crashing_script_fails_with_log_tail(tmp_path: Path) -> None:
-    result = verify(tmp_path, "crashes.py")
+    result = verify(tmp_path, "crashes.py", "--keep-logs", str(tmp_path / "logs"))
     assert result.code == 2, result
+    assert "boom" in (tmp_path / "logs" / "run-1.log").read_text()
     assert "VERDICT: SCRIPT FAILED" in result.out
     assert "ValueError: boom: config key 'lr' missing" in result.out
     assert "loading configuration" in result.out
@@ -320,3 +321,34 @@ def test_mirror_directory_copies_small_files_and_recreates_directories(tmp_path:
     assert (dst / ".git").is_symlink()
     (dst / "data" / "a.csv").write_text("changed\n")
     assert (src / "data" / "a.csv").read_text() == "1,2\n"
+
+
+def test_workdir_never_mirrors_verifys_own_temporary_directory(tmp_path: Path) -> None:
+    # verify run from the temp directory: its scratch root lies inside the cwd.
+    (tmp_path / "train.py").write_text("pass\n")
+    root = tmp_path / "tf-repro-verify-x"
+    scratch = root / "work-1"
+    scratch.mkdir(parents=True)
+    script = runner.prepare_workdir(scratch, tmp_path, tmp_path / "train.py")
+    assert script == "train.py" and (scratch / "train.py").is_file()
+    assert not (scratch / "tf-repro-verify-x").exists()
+
+
+# -- end to end: migrate the bundled legacy project, then verify it ---------------------------------
+
+def test_migrated_legacy_project_is_reproducible(tmp_path):
+    """The README's story: `tf-repro-migrate --write` on the legacy project, then `verify` says REPRODUCIBLE."""
+    project = tmp_path / "legacy_project"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "legacy_project", project)
+    migrate = subprocess.run([sys.executable, "-m", "tf_repro_migrate", "--write", "-q", str(project)],
+                             env=_env(), capture_output=True, text=True)
+    assert "4 changed" in migrate.stdout and migrate.returncode == 1, migrate.stdout + migrate.stderr
+    out = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tf_repro_migrate", "verify", "train.py", "--json", str(out), "--", "--epochs", "2"],
+        cwd=project, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "VERDICT: REPRODUCIBLE" in proc.stdout
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "REPRODUCIBLE"

@@ -120,17 +120,25 @@ class Verifier:
 
     # -- running ---------------------------------------------------------
 
-    def _run(self, root: Path, label: str, hash_seed: str, seed_offset: int = 0) -> runner.RunOutcome:
+    def _run(self, root: Path, label: str, hash_seed: str, seed_offset: int = 0,
+             display: str | None = None) -> runner.RunOutcome:
         log_dir = self.keep_logs or (root / "logs")
         spec = runner.RunSpec(
             label=label, script=self.script, args=self.script_args, hash_seed=hash_seed,
             workdir_root=root, log_path=log_dir / f"{label.replace(' ', '-')}.log",
             seed_offset=seed_offset, max_steps=self.max_steps, timeout=self.timeout,
         )
-        outcome = runner.execute(spec, self.original_cwd, self.progress)
+        display = display or label
+        progress = self.progress
+        show = None
+        if progress is not None:
+            def show(_label: str, elapsed: float) -> None:
+                progress(display, elapsed)
+            show(label, 0.0)
+        outcome = runner.execute(spec, self.original_cwd, show)
         if self.progress:
             state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
-            sys.stderr.write(f"\r\033[K[verify] {label}: {state} after {outcome.duration_s:.1f}s\n")
+            sys.stderr.write(f"\r\033[K[verify] {display}: {state} after {outcome.duration_s:.1f}s\n")
             sys.stderr.flush()
         if self.keep_logs and outcome.result is not None:
             report.write_json(outcome.result, self.keep_logs / f"{label.replace(' ', '-')}.result.json")
@@ -147,7 +155,8 @@ class Verifier:
     def _verify(self, root: Path) -> dict[str, Any]:
         main_runs: list[runner.RunOutcome] = []
         for i in range(self.runs):
-            outcome = self._run(root, f"run {i + 1}", self.hash_seeds[i])
+            outcome = self._run(root, f"run {i + 1}", self.hash_seeds[i],
+                                display=f"run {i + 1}/{self.runs} (PYTHONHASHSEED={self.hash_seeds[i]})")
             main_runs.append(outcome)
             if outcome.failed:
                 break  # the verdict is SCRIPT FAILED whatever the other runs do
@@ -195,7 +204,8 @@ class Verifier:
         agree: bool | None = True
         extra = []
         for i in range(1, self.runs):
-            outcome = self._run(root, f"pinned {i + 1}", pinned)
+            outcome = self._run(root, f"pinned {i + 1}", pinned,
+                                display=f"re-run {i + 1} with PYTHONHASHSEED pinned to {pinned}")
             extra.append(outcome)
             if outcome.failed:
                 agree = None
@@ -219,7 +229,8 @@ class Verifier:
 
     def _control(self, root: Path, ref: runner.RunOutcome) -> dict[str, Any]:
         """One more run with every global seed shifted; not part of the verdict."""
-        outcome = self._run(root, "control", ref.hash_seed, seed_offset=CONTROL_SEED_OFFSET)
+        outcome = self._run(root, "control", ref.hash_seed, seed_offset=CONTROL_SEED_OFFSET,
+                            display=f"control run (seeds +{CONTROL_SEED_OFFSET})")
         self.outcomes.append(outcome)
         seeds = [c for c in (ref.result or {}).get("seed_calls", []) if c.get("value") is not None]
         info: dict[str, Any] = {"seed_offset": CONTROL_SEED_OFFSET, "run": outcome.label,
@@ -295,6 +306,7 @@ class Verifier:
             rep["runs"].append(entry)
         ref = main_runs[0].result if main_runs and main_runs[0].result else {}
         rep["reference_captures"] = report.strip_values(ref.get("captures", [])) if ref else []
+        rep["reference_seed_calls"] = ref.get("seed_calls", []) if ref else []
         rep["environment"] = ref.get("environment") if ref else None
         rep["environment_differences"] = _environment_differences(self.outcomes)
         rep["logs_kept"] = str(self.keep_logs) if self.keep_logs else None

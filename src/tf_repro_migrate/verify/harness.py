@@ -54,6 +54,9 @@ SCHEMA_VERSION = 1
 # bytes) so the parent can compute the largest absolute difference and
 # np.allclose; larger ones are stored as a digest plus min/max/sum only.
 MAX_STORED_ELEMENTS = 100_000
+# ... and at most this many elements in total per run, so a large model does
+# not produce a result file of hundreds of megabytes.
+MAX_STORED_TOTAL_ELEMENTS = 5_000_000
 
 # Per-step gradient digests in eager custom loops are skipped above this many
 # gradient elements per step, to keep the harness overhead small.
@@ -95,6 +98,7 @@ class _State:
         self.loop_records: dict[int, dict[str, Any]] = {}
         self.local = threading.local()
         self.patched: list[str] = []
+        self.stored_elements = 0
 
 
 STATE: _State | None = None
@@ -176,12 +180,21 @@ def digest_variable(variable: Any) -> dict[str, Any]:
             "max": repr(float(np.max(wide))),
             "sum": repr(float(np.sum(wide))),
         }
-        if array.size <= MAX_STORED_ELEMENTS:
+        if array.size <= MAX_STORED_ELEMENTS and _take_storage_budget(array.size):
             record["values"] = {
                 "dtype": str(store.dtype),
                 "b64": base64.b64encode(np.ascontiguousarray(store).tobytes()).decode(),
             }
     return record
+
+
+def _take_storage_budget(size: int) -> bool:
+    if STATE is None:
+        return True
+    if STATE.stored_elements + size > MAX_STORED_TOTAL_ELEMENTS:
+        return False
+    STATE.stored_elements += size
+    return True
 
 
 def digest_variables(variables: Any) -> list[dict[str, Any]]:
@@ -221,6 +234,9 @@ def _make_recorder_callback(keras_callback_base: type, record: dict[str, Any]) -
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self._epoch = int(epoch)
 
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            self._begin = int(batch)
+
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             record["batches"].append(
                 {
@@ -229,7 +245,8 @@ def _make_recorder_callback(keras_callback_base: type, record: dict[str, Any]) -
                     "logs": {k: encode_scalar(v) for k, v in sorted((logs or {}).items())},
                 }
             )
-            self._seen += 1
+            # With steps_per_execution > 1 one call covers several batches.
+            self._seen += max(1, int(batch) - getattr(self, "_begin", int(batch)) + 1)
             if max_steps is not None and self._seen >= max_steps:
                 # Stopping (instead of capping steps_per_epoch) keeps the run
                 # an exact prefix of the uncapped one.
@@ -322,13 +339,9 @@ def _on_keras_model_module(module: ModuleType) -> None:
 
 def _eager_step_digest(grads: Any) -> str | None:
     """sha256 over all gradients of one step, or None in graph mode / too big."""
-    try:
-        import tensorflow as tf
-
-        if not tf.executing_eagerly():
-            return None
-    except ImportError:
-        pass
+    tf = sys.modules.get("tensorflow")  # never import it here (other backends)
+    if tf is not None and hasattr(tf, "executing_eagerly") and not tf.executing_eagerly():
+        return None
     import numpy as np
 
     sha = hashlib.sha256()
@@ -680,15 +693,17 @@ def run_script(script: str, args: list[str], result_path: str) -> int:
     assert STATE is not None
     started = time.perf_counter()
     script_abs = os.path.abspath(script)
-    # Mimic `python script.py`: argv and sys.path[0] (the script's directory,
-    # symlinks resolved as CPython does) instead of `-m`'s working directory.
-    sys.argv = [script] + list(args)
+    # Mimic `python script.py` on CPython >= 3.9: an absolute __file__, and
+    # sys.path[0] is the script's directory (symlinks resolved) instead of
+    # `-m`'s working directory.  (runpy sets sys.argv[0] to the same absolute
+    # path while the script runs.)
+    sys.argv = [script_abs] + list(args)
     sys.path[0] = os.path.dirname(os.path.realpath(script_abs))
     status = "ok"
     exit_code = 0
     error: dict[str, Any] | None = None
     try:
-        runpy.run_path(script, run_name="__main__")
+        runpy.run_path(script_abs, run_name="__main__")
     except SystemExit as exc:
         exit_code = _exit_code(exc)
         status = "ok" if exit_code == 0 else "exit"

@@ -201,6 +201,9 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append("Captured trainings (run 1):")
         for cap in ref:
             lines.append(f"  {capture_label(cap)}: {_capture_summary(cap)}")
+        seeds = report.get("reference_seed_calls") or []
+        shown = [f"{c['fn']}({c['value']})" for c in seeds if c.get("value") is not None]
+        lines.append("  seeds set by the script: " + (", ".join(shown[:8]) if shown else "none"))
         lines.append("")
 
     verdict = report["verdict"]

@@ -43,6 +43,9 @@ LINK_WHOLE_DIRS = frozenset(
 class _MirrorBudget:
     entries: int = MAX_MIRRORED_ENTRIES
     copy_bytes: int = COPY_MAX_TOTAL_BYTES
+    # Real paths never mirrored: verify's own temporary directory, which lies
+    # inside the working directory when verify is run from the temp dir.
+    exclude: frozenset[str] = frozenset()
 
 
 def mirror_directory(src: Path, dst: Path, budget: _MirrorBudget | None = None) -> None:
@@ -63,6 +66,8 @@ def mirror_directory(src: Path, dst: Path, budget: _MirrorBudget | None = None) 
     for entry in entries:
         target = dst / entry.name
         source = Path(entry.path)
+        if budget.exclude and os.path.realpath(source) in budget.exclude:
+            continue
         budget.entries -= 1
         try:
             if entry.is_symlink():
@@ -95,7 +100,9 @@ def prepare_workdir(scratch: Path, original_cwd: Path, script: Path) -> str:
     isolated too), using the same relative path; otherwise it is run from
     its original absolute path.
     """
-    mirror_directory(original_cwd, scratch)
+    # scratch's parent is verify's temporary root: never mirror it into itself.
+    exclude = frozenset({os.path.realpath(scratch.parent)})
+    mirror_directory(original_cwd, scratch, _MirrorBudget(exclude=exclude))
     try:
         relative = script.resolve().relative_to(original_cwd.resolve())
     except ValueError:
