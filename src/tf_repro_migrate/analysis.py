@@ -72,6 +72,7 @@ class SeedCall:
     call: cst.Call
     unit: cst.CSTNode
     expr: cst.BaseExpression | None
+    statement: bool  # the call is a whole statement (not inside a lambda, list, condition...)
 
 
 def seed_argument(call: cst.Call) -> cst.BaseExpression | None:
@@ -89,7 +90,10 @@ def is_none(expr: cst.BaseExpression | None) -> bool:
 
 
 def seed_calls(ctx: Context) -> list[SeedCall]:
-    """All global seeding calls in the file that seed with a value (``seed(None)`` unseeds)."""
+    """All global seeding calls in the file that seed with a value (``seed(None)`` unseeds).
+
+    Calls whose value is used (in a lambda, a list, a condition) are included with
+    ``statement=False``: they can be renamed, but not merged, removed or anchored to."""
     cached = ctx.cache.get("seed_calls")
     if cached is not None:
         return cached  # type: ignore[return-value]
@@ -106,9 +110,8 @@ def seed_calls(ctx: Context) -> list[SeedCall]:
             if library in ("python", "numpy") and is_none(expr):
                 continue
             unit = ctx.unit_of(call)
-            if not (isinstance(unit, cst.Expr) and unit.value is call):
-                continue  # the call's value is used: not the boilerplate statement
-            found.append(SeedCall(library, call, unit, expr))
+            statement = isinstance(unit, cst.Expr) and unit.value is call
+            found.append(SeedCall(library, call, unit, expr, statement))
     found.sort(key=lambda s: ctx.sort_key(s.call))
     ctx.cache["seed_calls"] = found
     return found
@@ -170,6 +173,9 @@ def env_writes(ctx: Context) -> list[EnvWrite]:
     cached = ctx.cache.get("env_writes")
     if cached is not None:
         return cached  # type: ignore[return-value]
+    if not ctx.might_resolve(("os.environ", "os.putenv")):
+        ctx.cache["env_writes"] = []  # every write is found through those names: skip the visit
+        return []
     collector = _EnvCollector(ctx)
     ctx.module.visit(collector)
     ctx.cache["env_writes"] = collector.found
@@ -255,7 +261,7 @@ def compat_v1_file(ctx: Context) -> cst.CSTNode | None:
     if calls:
         found = calls[0]
     else:
-        for stmt in _imports(ctx.module):
+        for stmt in ctx.import_statements():
             if isinstance(stmt, cst.Import):
                 for alias in stmt.names:
                     if alias.evaluated_name == "tensorflow.compat.v1" and alias.asname is not None:
@@ -271,20 +277,6 @@ def compat_v1_file(ctx: Context) -> cst.CSTNode | None:
     return found
 
 
-def _imports(module: cst.Module) -> list[cst.Import | cst.ImportFrom]:
-    out: list[cst.Import | cst.ImportFrom] = []
-
-    class _V(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
-            out.append(node)
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            out.append(node)
-
-    module.visit(_V())
-    return out
-
-
 def graph_mode_file(ctx: Context) -> bool:
     """Whether the file builds TF1 graphs (placeholders, Saver, get_session...)."""
     if "graph_mode" not in ctx.cache:
@@ -295,7 +287,7 @@ def graph_mode_file(ctx: Context) -> bool:
 def imports_tensorflow(ctx: Context) -> bool:
     if "imports_tf" not in ctx.cache:
         found = False
-        for stmt in _imports(ctx.module):
+        for stmt in ctx.import_statements():
             names = (
                 [a.evaluated_name for a in stmt.names]
                 if isinstance(stmt, cst.Import)

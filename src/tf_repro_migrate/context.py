@@ -4,12 +4,14 @@ units and blocks, positions, and the findings recorded so far."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from functools import cached_property
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
 from libcst.metadata.base_provider import LazyValue
 from libcst.metadata import (
     ClassScope,
+    CodeRange,
     GlobalScope,
     MetadataWrapper,
     ParentNodeProvider,
@@ -47,17 +49,55 @@ class Context:
         self.wrapper = wrapper
         self.module = wrapper.module
         self.options = options
-        self.qnames = wrapper.resolve(QualifiedNameProvider)
-        self.scopes = wrapper.resolve(ScopeProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
-        self.positions = wrapper.resolve(PositionProvider)
         self.findings: list[Finding] = []
         self.claimed: set[cst.CSTNode] = set()
         self.cache: dict[str, object] = {}
         self._calls: dict[str, list[cst.Call]] | None = None
         self._blocks: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+        self._imports: list[cst.Import | cst.ImportFrom] | None = None
+        self._import_roots: frozenset[str] | None = None
+
+    # -- metadata, resolved on first use ---------------------------------------------------------
+    # Scope analysis is most of the cost of a file. Most files that pass the text pre-filter
+    # ("seed", "Session" are common words) import nothing a rule looks for; for those the
+    # rules never get past ``calls_to``/``matches``, and no metadata is ever computed.
+
+    @cached_property
+    def qnames(self) -> Mapping[cst.CSTNode, object]:
+        return self.wrapper.resolve(QualifiedNameProvider)
+
+    @cached_property
+    def scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
+        return self.wrapper.resolve(ScopeProvider)
+
+    @cached_property
+    def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
+        return self.wrapper.resolve(ParentNodeProvider)
+
+    @cached_property
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        return self.wrapper.resolve(PositionProvider)
 
     # -- names --------------------------------------------------------------------------------
+
+    def import_statements(self) -> list[cst.Import | cst.ImportFrom]:
+        """Every import statement of the module, in source order (found without a full visit)."""
+        if self._imports is None:
+            self._imports = import_statements(self.module)
+        return self._imports
+
+    def might_resolve(self, names: Iterable[str]) -> bool:
+        """False when no node of this module can resolve to any of ``names`` through imports.
+
+        libcst gives a node an import-sourced qualified name only through an import
+        statement of the module, and that name starts with the import's top-level module
+        (``import a.b as c`` -> ``a.b...``; ``from a.b import c`` -> ``a.b.c...``; relative
+        imports -> ``.x...``). So when no import's top-level module is the first component
+        of a wanted name, nothing can match, and the scope analysis can be skipped.
+        """
+        if self._import_roots is None:
+            self._import_roots = frozenset(r for stmt in self.import_statements() for r in _import_roots(stmt))
+        return any(name.split(".", 1)[0] in self._import_roots for name in names)
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """Names ``node`` resolves to through imports (local look-alikes resolve to nothing)."""
@@ -67,11 +107,19 @@ class Context:
         return {q.name for q in value if q.source is QualifiedNameSource.IMPORT}
 
     def matches(self, node: cst.CSTNode, names: Iterable[str]) -> bool:
+        if not isinstance(names, (tuple, list, set, frozenset)):
+            names = tuple(names)
+        if not self.might_resolve(names):
+            return False
         return not self.qualified_names(node).isdisjoint(names)
 
     def calls_to(self, names: Iterable[str]) -> list[cst.Call]:
         """Every call in the module whose callee resolves to one of ``names``, in source order."""
+        if not isinstance(names, (tuple, list, set, frozenset)):
+            names = tuple(names)
         if self._calls is None:
+            if not self.might_resolve(names):
+                return []
             index: dict[str, list[cst.Call]] = {}
             for call in _walk_calls(self.module):
                 for name in self.qualified_names(call.func):
@@ -222,6 +270,46 @@ def _dotted(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.Attribute):
         return f"{_dotted(node.value)}.{node.attr.value}"
     return ""
+
+
+def import_statements(module: cst.Module) -> list[cst.Import | cst.ImportFrom]:
+    """The module's import statements in source order (the order a visitor meets them).
+
+    Imports are small statements, so only statement bodies are walked, never
+    expressions: a fraction of the cost of visiting every node."""
+    found: list[cst.Import | cst.ImportFrom] = []
+
+    def walk(node: cst.CSTNode) -> None:
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            found.append(node)
+            return
+        if isinstance(node, cst.BaseSmallStatement):
+            return
+        # Statement containers: Module, lines, suites, compound statements and their
+        # clauses. These attributes hold statements/clauses, never expressions, on them.
+        for attr in _STATEMENT_FIELDS:
+            child = getattr(node, attr, None)
+            if isinstance(child, cst.CSTNode):
+                walk(child)
+            elif isinstance(child, (list, tuple)):
+                for item in child:
+                    walk(item)
+
+    walk(module)
+    return found
+
+
+# In source order: try body, except handlers, else, finally; if/for/while body, else; match cases.
+_STATEMENT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def _import_roots(stmt: cst.Import | cst.ImportFrom) -> set[str]:
+    """First components of the qualified names an import can give (``""`` when relative)."""
+    if isinstance(stmt, cst.ImportFrom):
+        if stmt.relative or stmt.module is None:
+            return {""}
+        return {_dotted(stmt.module).split(".", 1)[0]}
+    return {_dotted(alias.name).split(".", 1)[0] for alias in stmt.names}
 
 
 def _walk_calls(module: cst.Module) -> list[cst.Call]:

@@ -102,6 +102,18 @@ def _references(ctx: Context, unit: cst.CSTNode, name: str) -> list[cst.Name] | 
     return [access.node for access in assignments[0].references if isinstance(access.node, cst.Name)]
 
 
+def _declared_global(ctx: Context, unit: cst.CSTNode, name: str) -> bool:
+    """``global name`` / ``nonlocal name`` in the function that holds ``unit``."""
+    for func in ctx.enclosing(unit, (cst.FunctionDef,)):
+        assert isinstance(func, cst.FunctionDef)
+        for stmt in func.body.body if isinstance(func.body, cst.IndentedBlock) else []:
+            for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else []:
+                if isinstance(small, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in small.names):
+                    return True
+        break
+    return False
+
+
 def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:
@@ -185,6 +197,9 @@ class _Analyser:
             problems.append("the session is used in place (with-block, return or expression)")
             return unit, [], []
         unit, name = assigned
+        if _declared_global(ctx, unit, name):
+            problems.append(f"`{name}` is a global or nonlocal name other code may read")
+            return unit, [], []
         refs = _references(ctx, unit, name)
         if refs is None:
             problems.append(f"`{name}` is bound more than once")

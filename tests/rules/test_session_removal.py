@@ -157,3 +157,39 @@ def test_project_helper_named_set_session_is_not_touched():
         set_session(make_sess())
         """
     )
+
+
+def test_session_stored_in_a_global_is_kept():
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        def init():
+            global SESSION
+            SESSION = tf.Session()
+            K.set_session(SESSION)
+        """,
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        def init():
+            global SESSION
+            SESSION = tf.compat.v1.Session()
+            K.set_session(SESSION)
+        """,
+    )
+    assert codes(result, "manual") == ["TRM004", "TRM004"]
+
+
+def test_option_set_in_a_one_line_suite_holds_back_config_and_session_together():
+    result = check_noop(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto()
+        if grow: cfg.gpu_options.allow_growth = True
+        K.set_session(tf.Session(config=cfg))
+        """
+    )
+    assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM004"]
+    assert "one-line suite" in [f for f in result.findings if f.safety.value == "manual"][0].message

@@ -200,3 +200,18 @@ def test_commented_out_code_is_never_touched():
         x = 1  # tf.set_random_seed(2)
         """
     )
+
+
+def test_calls_whose_value_is_used_are_renamed_too():
+    check_transformed(
+        """
+        import tensorflow as tf
+        reseed = lambda: tf.set_random_seed(1)
+        hooks = [tf.compat.v1.set_random_seed(2)]
+        """,
+        """
+        import tensorflow as tf
+        reseed = lambda: tf.random.set_seed(1)
+        hooks = [tf.random.set_seed(2)]
+        """,
+    )

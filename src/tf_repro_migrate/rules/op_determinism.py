@@ -85,7 +85,7 @@ class OpDeterminism(Rule):
         """Where the call goes: after the TF seed (True), else after the signal (False)."""
         landing: dict[cst.CSTNode, cst.CSTNode] = ctx.cache.get("seed_landing", {})  # type: ignore[assignment]
         for seed in seed_calls(ctx):
-            if seed.library in ("tf", "tf2", "keras") and per_graph_context(ctx, seed.unit) is None:
+            if seed.library in ("tf", "tf2", "keras") and seed.statement and per_graph_context(ctx, seed.unit) is None:
                 return landing.get(seed.unit, seed.unit), True
         # No seed: after the signal, but not before the file imports TensorFlow.
         units = ctx.block_units(ctx.block_of(signal_unit))

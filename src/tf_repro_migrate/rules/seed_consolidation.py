@@ -62,6 +62,7 @@ class SeedConsolidation(Rule):
             s
             for s in seed_calls(ctx)
             if s.library in ("python", "numpy", "tf", "tf2")
+            and s.statement
             and s.expr is not None
             and not version_gated(ctx, s.call)
         ]

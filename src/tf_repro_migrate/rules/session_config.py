@@ -61,6 +61,13 @@ _NO_TF2_FORM = {
 
 def translate(f: FieldSet, ctx: Context, tf: str, loop_var: str) -> tuple[list[str] | None, str]:
     """(the TF2 statements for one field, or None) and the reason when there is none."""
+    lines, reason = _translate(f, ctx, tf, loop_var)
+    if lines and ctx.in_suite(f.unit) and any("\n" in line for line in lines):
+        return None, "the option is set inside a one-line suite (`if x: ...`); move it to its own block"
+    return lines, reason
+
+
+def _translate(f: FieldSet, ctx: Context, tf: str, loop_var: str) -> tuple[list[str] | None, str]:
     value = ctx.code(f.value)
     if f.path in _DIRECT:
         return [_DIRECT[f.path].format(tf=tf, v=value)], ""
@@ -126,9 +133,6 @@ class SessionConfig(Rule):
         for f in setup.fields:
             lines, reason = translate(f, ctx, tf, loop_var)
             target = f.unit if f.unit in by_unit else None
-            where = target if target is not None else (setup.anchor or ctx.unit_of(setup.config))
-            if lines is not None and ctx.in_suite(where) and any("\n" in line for line in lines):
-                lines, reason = None, "the option is set inside a one-line suite; move it to its own block"
             if lines is None:
                 dropped.append(f)
                 field_name = f.path.rstrip("[]")
@@ -149,7 +153,7 @@ class SessionConfig(Rule):
         names = ", ".join(sorted(set(done))) or "no fields"
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"
         if dropped:
-            message += f"; drops {', '.join(f.path.rstrip('[]') for f in dropped)} (no TF2 form)"
+            message += f"; leaves out {', '.join(f.path.rstrip('[]') for f in dropped)} (see the manual findings)"
         ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config])
 
     def _keep(self, ctx: Context, setup: Setup) -> None:

@@ -56,8 +56,8 @@ class SessionRemoval(Rule):
             ctx.report(
                 call,
                 self.code,
-                "set_session() does not exist in Keras 3 and the session it gets is built elsewhere: "
-                "port that helper by hand (move its ConfigProto options to tf.config calls)",
+                "set_session() does not exist in Keras 3; this call is kept because its session is built "
+                "elsewhere or used by other code: port it by hand (move the ConfigProto options to tf.config calls)",
                 Safety.MANUAL,
             )
 

@@ -71,13 +71,13 @@ class SetRandomSeed(Rule):
 
     @staticmethod
     def _duplicate_of(ctx: Context, seed: SeedCall, tf2: list[SeedCall]) -> SeedCall | None:
-        if seed.expr is None:
+        if seed.expr is None or not seed.statement:
             return None
         block = ctx.block_of(seed.unit)
         units = ctx.block_units(block)
         index = units.index(seed.unit)
         for other in tf2:
-            if other.expr is None or ctx.block_of(other.unit) is not block:
+            if other.expr is None or not other.statement or ctx.block_of(other.unit) is not block:
                 continue
             if abs(units.index(other.unit) - index) == 1 and ctx.code(other.expr) == ctx.code(seed.expr):
                 return other
