@@ -125,7 +125,7 @@ def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
         if rule_cls.triggers and not any(t in text for t in rule_cls.triggers):
             continue
         rule_cls().run(ctx)
-    findings = _unsuppressed(ctx.findings, text)
+    findings = _unsuppressed(ctx, text)
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return Analysis(module, wrapper, text, findings)
 
@@ -190,21 +190,32 @@ def remove_unused_imports(context: CodemodContext, module: cst.Module) -> cst.Mo
     return apply_edits(marked, [ReplaceStatement(node, []) for node in finder.found])
 
 
-def _unsuppressed(findings: list[Finding], text: str) -> list[Finding]:
-    """Drop findings on lines carrying ``# tf-repro-migrate: ignore`` (or ``ignore[CODE,...]``)."""
+def _unsuppressed(ctx: Context, text: str) -> list[Finding]:
+    """Drop findings on lines carrying ``# tf-repro-migrate: ignore`` (or ``ignore[CODE,...]``),
+    and findings whose edits would change such a line (a consolidation that would remove it)."""
     if "tf-repro-migrate:" not in text:
-        return list(findings)
-    lines = text.splitlines()
-    kept = []
-    for f in findings:
-        line = lines[f.line - 1] if 0 < f.line <= len(lines) else ""
+        return list(ctx.findings)
+    suppressed: dict[int, set[str] | None] = {}  # line -> codes (None: every code)
+    for number, line in enumerate(text.splitlines(), 1):
         match = _SUPPRESS.search(line)
-        if match is None:
-            kept.append(f)
+        if match is not None:
+            codes = match.group("codes")
+            suppressed[number] = None if codes is None else {c.strip() for c in codes.split(",")}
+
+    def hits(code: str, first: int, last: int) -> bool:
+        for number in range(first, last + 1):
+            if number in suppressed and (suppressed[number] is None or code in suppressed[number]):  # type: ignore[operator]
+                return True
+        return False
+
+    kept = []
+    for f in ctx.findings:
+        if hits(f.code, f.line, f.line):
             continue
-        codes = match.group("codes")
-        if codes is not None and f.code not in {c.strip() for c in codes.split(",")}:
-            kept.append(f)
+        touched = [e.old for e in f.edits if isinstance(e, (ReplaceNode, ReplaceStatement))]
+        if any(hits(f.code, ctx.positions[n].start.line, ctx.positions[n].end.line) for n in touched):
+            continue
+        kept.append(f)
     return kept
 
 

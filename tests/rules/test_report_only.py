@@ -166,3 +166,25 @@ def test_suppression_comment_keeps_a_line():
         """
     )
     assert codes(result) == ["TRM001"]
+
+
+def test_suppressed_line_is_not_removed_by_a_consolidation():
+    result = check_transformed(
+        """
+        import random
+        import numpy as np
+        import tensorflow as tf
+        random.seed(1)
+        np.random.seed(1)
+        tf.set_random_seed(1)  # tf-repro-migrate: ignore
+        """,
+        """
+        import random
+        import numpy as np
+        import tensorflow as tf
+        random.seed(1)
+        np.random.seed(1)
+        tf.set_random_seed(1)  # tf-repro-migrate: ignore
+        """,
+    )
+    assert codes(result) == []
