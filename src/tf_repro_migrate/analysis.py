@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import Scope
 
 from tf_repro_migrate.context import Context
@@ -152,7 +151,8 @@ def _int_valued(expr: cst.BaseExpression) -> bool:
         return True
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.expression, cst.Integer):
         return True
-    return m.matches(expr, m.Call(func=m.Name("int")))
+    # ``int(...)``; spelled out rather than with libcst.matchers, whose import is slow
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "int"
 
 
 # -- environment variables ----------------------------------------------------------------------

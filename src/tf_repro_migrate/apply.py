@@ -61,7 +61,8 @@ def _join_lines(first: Sequence[cst.EmptyLine], second: Sequence[cst.EmptyLine])
         keep = max(tail, head)
         first = first[: len(first) - tail]
         second = second[head:]
-        return first + [cst.EmptyLine()] * keep + second
+        # One object per line: a node that appears twice would cost the import passes a deep copy.
+        return first + [cst.EmptyLine() for _ in range(keep)] + second
     return first + second
 
 

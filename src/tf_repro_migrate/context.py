@@ -8,11 +8,13 @@ from functools import cached_property
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata.base_provider import LazyValue
 from libcst.metadata import (
     ClassScope,
     CodeRange,
     GlobalScope,
+    ImportAssignment,
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
@@ -56,6 +58,9 @@ class Context:
         self._blocks: dict[cst.CSTNode, list[cst.CSTNode]] = {}
         self._imports: list[cst.Import | cst.ImportFrom] | None = None
         self._import_roots: frozenset[str] | None = None
+        self._imports_by_binding: dict[str, list[cst.Import | cst.ImportFrom]] | None = None
+        self._call_nodes: list[cst.Call] | None = None
+        self._possible_callees: set[str] | None = None
 
     # -- metadata, resolved on first use ---------------------------------------------------------
     # Scope analysis is most of the cost of a file. Most files that pass the text pre-filter
@@ -99,6 +104,26 @@ class Context:
             self._import_roots = frozenset(r for stmt in self.import_statements() for r in _import_roots(stmt))
         return any(name.split(".", 1)[0] in self._import_roots for name in names)
 
+    def possible_names(self, node: cst.CSTNode) -> set[str]:
+        """A superset of ``qualified_names(node)``, computed without scope analysis.
+
+        libcst's qualified name of a node from an import is always
+        ``ImportAssignment.get_qualified_names_for(<the node's dotted name>)`` for an
+        import statement that binds the first component of that name (in some scope).
+        Asking every import statement that binds it, whatever the scope, gives every name
+        libcst could answer, and usually more; never fewer.
+        """
+        full_name = get_full_name_for_node(node)
+        if full_name is None:
+            return set()
+        if self._imports_by_binding is None:
+            self._imports_by_binding = _imports_by_binding(self.import_statements())
+        found: set[str] = set()
+        for stmt in self._imports_by_binding.get(full_name.split(".", 1)[0], ()):
+            assignment = ImportAssignment(full_name, None, stmt, 0, stmt)  # type: ignore[arg-type]
+            found.update(q.name for q in assignment.get_qualified_names_for(full_name))
+        return found
+
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """Names ``node`` resolves to through imports (local look-alikes resolve to nothing)."""
         value = self.qnames.get(node, ())
@@ -109,8 +134,8 @@ class Context:
     def matches(self, node: cst.CSTNode, names: Iterable[str]) -> bool:
         if not isinstance(names, (tuple, list, set, frozenset)):
             names = tuple(names)
-        if not self.might_resolve(names):
-            return False
+        if not self.might_resolve(names) or self.possible_names(node).isdisjoint(names):
+            return False  # cannot match: spare the scope analysis
         return not self.qualified_names(node).isdisjoint(names)
 
     def calls_to(self, names: Iterable[str]) -> list[cst.Call]:
@@ -120,13 +145,22 @@ class Context:
         if self._calls is None:
             if not self.might_resolve(names):
                 return []
+            if self._possible_callees is None:
+                self._possible_callees = {n for call in self._all_calls() for n in self.possible_names(call.func)}
+            if self._possible_callees.isdisjoint(names):
+                return []  # no call can resolve to these names: spare the scope analysis
             index: dict[str, list[cst.Call]] = {}
-            for call in _walk_calls(self.module):
+            for call in self._all_calls():
                 for name in self.qualified_names(call.func):
                     index.setdefault(name, []).append(call)
             self._calls = index
         found = {id(c): c for name in names for c in self._calls.get(name, ())}
         return sorted(found.values(), key=self.sort_key)
+
+    def _all_calls(self) -> list[cst.Call]:
+        if self._call_nodes is None:
+            self._call_nodes = _walk_calls(self.module)
+        return self._call_nodes
 
     def sort_key(self, node: cst.CSTNode) -> tuple[int, int]:
         pos = self.positions[node].start
@@ -310,6 +344,24 @@ def _import_roots(stmt: cst.Import | cst.ImportFrom) -> set[str]:
             return {""}
         return {_dotted(stmt.module).split(".", 1)[0]}
     return {_dotted(alias.name).split(".", 1)[0] for alias in stmt.names}
+
+
+def _imports_by_binding(
+    statements: Iterable[cst.Import | cst.ImportFrom],
+) -> dict[str, list[cst.Import | cst.ImportFrom]]:
+    """Import statements by the first component of each name they bind (``import a.b``
+    binds ``a.b`` and ``a``; ``import a.b as c`` binds ``c``; star imports bind nothing)."""
+    index: dict[str, list[cst.Import | cst.ImportFrom]] = {}
+    for stmt in statements:
+        if isinstance(stmt.names, cst.ImportStar):
+            continue
+        for alias in stmt.names:
+            bound = alias.asname.name if alias.asname is not None else alias.name
+            root = _dotted(bound).split(".", 1)[0]  # type: ignore[arg-type]
+            bucket = index.setdefault(root, [])
+            if not bucket or bucket[-1] is not stmt:
+                bucket.append(stmt)
+    return index
 
 
 def _walk_calls(module: cst.Module) -> list[cst.Call]:

@@ -15,12 +15,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from tf_repro_migrate.analysis import compat_v1_file
@@ -28,6 +27,12 @@ from tf_repro_migrate.apply import apply_edits
 from tf_repro_migrate.context import Context, Options
 from tf_repro_migrate.findings import AddImport, Finding, ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.rules import Rule, all_rules, all_triggers
+
+if TYPE_CHECKING:
+    from libcst.codemod import Codemod, CodemodContext
+
+# libcst.codemod (and the libcst.matchers it loads) is imported only when a file has edits to
+# apply: it is a fifth of the start-up time, and most runs and files never need it.
 
 __all__ = ["Options", "Result", "migrate_source", "might_match", "parse"]
 
@@ -135,16 +140,27 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
     module, wrapper, text = analysis.module, analysis.wrapper, analysis.text
     if not accepted:
         return text
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+    from libcst.codemod.visitors._remove_imports import RemovedNodeVisitor
+
     edits = [e for f in accepted for e in f.edits]
     new_module = apply_edits(module, edits)
     imports = CodemodContext(wrapper=wrapper)
+    removed_names: RemovedNodeVisitor | None = None
     for edit in edits:
         if isinstance(edit, AddImport):
             AddImportsVisitor.add_needed_import(imports, edit.module, asname=edit.asname)
         elif isinstance(edit, (ReplaceStatement, ReplaceNode)):
-            RemoveImportsVisitor.remove_unused_import_by_node(imports, edit.old)
+            if isinstance(edit.old, (cst.Import, cst.ImportFrom)):
+                RemoveImportsVisitor.remove_unused_import_by_node(imports, edit.old)
+            else:
+                # What remove_unused_import_by_node does, with one visitor for all the
+                # edits: building a matcher visitor costs more than visiting a statement.
+                removed_names = removed_names or RemovedNodeVisitor(imports)
+                edit.old.visit(removed_names)
     if imports.scratch.get(AddImportsVisitor.CONTEXT_KEY):
-        new_module = AddImportsVisitor(imports).transform_module(new_module)
+        new_module = transform(AddImportsVisitor(imports), new_module)
     if imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
         new_module = remove_unused_imports(imports, new_module)
     new_text = new_module.code
@@ -156,21 +172,44 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
 _REMOVED_MARKER = "__tf_repro_migrate_removed_import__"
 
 
-class _MarkingImportRemover(RemoveImportsVisitor):
-    """RemoveImportsVisitor, except that a removed import leaves a marker statement,
-    so the import's comments can move to the next statement (libcst would drop them)."""
+@lru_cache(maxsize=1)
+def _marking_import_remover() -> type:
+    """The remover class, built on first use (see the note on libcst.codemod above)."""
+    from libcst.codemod.visitors import RemoveImportsVisitor
 
-    @staticmethod
-    def _marker() -> cst.Expr:
-        return cst.Expr(cst.Name(_REMOVED_MARKER))
+    class _MarkingImportRemover(RemoveImportsVisitor):
+        """RemoveImportsVisitor, except that a removed import leaves a marker statement,
+        so the import's comments can move to the next statement (libcst would drop them)."""
 
-    def leave_Import(self, original_node, updated_node):  # type: ignore[no-untyped-def,override]
-        result = super().leave_Import(original_node, updated_node)
-        return self._marker() if isinstance(result, cst.RemovalSentinel) else result
+        @staticmethod
+        def _marker() -> cst.Expr:
+            return cst.Expr(cst.Name(_REMOVED_MARKER))
 
-    def leave_ImportFrom(self, original_node, updated_node):  # type: ignore[no-untyped-def,override]
-        result = super().leave_ImportFrom(original_node, updated_node)
-        return self._marker() if isinstance(result, cst.RemovalSentinel) else result
+        def visit_Module(self, node: cst.Module) -> bool:  # type: ignore[override]
+            super().visit_Module(node)  # finds the module's unused imports
+            # When none of them is one we were asked to remove, every leave_Import* below would
+            # keep its node: skip the walk over the whole tree (the module comes back as it is).
+            return self._could_remove()
+
+        def _could_remove(self) -> bool:
+            """Whether an unused import may be on the removal list (a superset of leave_Import*'s test)."""
+            objects = {obj for pairs in self.unused_obj_imports.values() for obj, _ in pairs}
+            for alias, stmt in self._unused_imports.items():
+                if isinstance(stmt, cst.Import) and alias.evaluated_name in self.unused_module_imports:
+                    return True
+                if isinstance(stmt, cst.ImportFrom) and alias.evaluated_name in objects:
+                    return True
+            return False
+
+        def leave_Import(self, original_node, updated_node):  # type: ignore[no-untyped-def,override]
+            result = super().leave_Import(original_node, updated_node)
+            return self._marker() if isinstance(result, cst.RemovalSentinel) else result
+
+        def leave_ImportFrom(self, original_node, updated_node):  # type: ignore[no-untyped-def,override]
+            result = super().leave_ImportFrom(original_node, updated_node)
+            return self._marker() if isinstance(result, cst.RemovalSentinel) else result
+
+    return _MarkingImportRemover
 
 
 class _MarkerFinder(cst.CSTVisitor):
@@ -184,10 +223,45 @@ class _MarkerFinder(cst.CSTVisitor):
 
 def remove_unused_imports(context: CodemodContext, module: cst.Module) -> cst.Module:
     """Remove the imports scheduled in ``context`` that are now unused, keeping their comments."""
-    marked = _MarkingImportRemover(context).transform_module(module)
+    marked = transform(_marking_import_remover()(context), module)
     finder = _MarkerFinder()
     marked.visit(finder)
     return apply_edits(marked, [ReplaceStatement(node, []) for node in finder.found])
+
+
+def transform(codemod: Codemod, module: cst.Module) -> cst.Module:
+    """``codemod.transform_module(module)``, without its deep copy of the tree when no node
+    appears twice in it (the copy only exists to make nodes unique for the metadata)."""
+    if codemod.should_allow_multiple_passes() or _has_shared_nodes(module):
+        return codemod.transform_module(module)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    outer = codemod.context
+    with codemod.resolve(wrapper):  # what Codemod._handle_metadata_reference does, less the copy
+        codemod.context = replace(outer, wrapper=wrapper)
+        try:
+            return codemod.transform_module_impl(wrapper.module)
+        finally:
+            codemod.context = replace(codemod.context, wrapper=outer.wrapper)
+
+
+class _SharedNodeFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.shared = False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.shared or id(node) in self.seen:
+            self.shared = True
+            return False
+        self.seen.add(id(node))
+        return True
+
+
+def _has_shared_nodes(module: cst.Module) -> bool:
+    """Whether some node object appears at two places of the tree (edits can reuse nodes)."""
+    finder = _SharedNodeFinder()
+    module.visit(finder)
+    return finder.shared
 
 
 def _unsuppressed(ctx: Context, text: str) -> list[Finding]:
