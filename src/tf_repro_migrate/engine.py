@@ -142,7 +142,10 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
         return text
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-    from libcst.codemod.visitors._remove_imports import RemovedNodeVisitor
+    try:  # libcst's own helper behind remove_unused_import_by_node; private, so fall back if it moves
+        from libcst.codemod.visitors._remove_imports import RemovedNodeVisitor
+    except ImportError:  # pragma: no cover - depends on the libcst version
+        RemovedNodeVisitor = None  # type: ignore[assignment,misc]
 
     edits = [e for f in accepted for e in f.edits]
     new_module = apply_edits(module, edits)
@@ -152,7 +155,7 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
         if isinstance(edit, AddImport):
             AddImportsVisitor.add_needed_import(imports, edit.module, asname=edit.asname)
         elif isinstance(edit, (ReplaceStatement, ReplaceNode)):
-            if isinstance(edit.old, (cst.Import, cst.ImportFrom)):
+            if isinstance(edit.old, (cst.Import, cst.ImportFrom)) or RemovedNodeVisitor is None:
                 RemoveImportsVisitor.remove_unused_import_by_node(imports, edit.old)
             else:
                 # What remove_unused_import_by_node does, with one visitor for all the
@@ -193,8 +196,11 @@ def _marking_import_remover() -> type:
 
         def _could_remove(self) -> bool:
             """Whether an unused import may be on the removal list (a superset of leave_Import*'s test)."""
+            unused = getattr(self, "_unused_imports", None)  # private in libcst: if absent, just walk
+            if unused is None:
+                return True
             objects = {obj for pairs in self.unused_obj_imports.values() for obj, _ in pairs}
-            for alias, stmt in self._unused_imports.items():
+            for alias, stmt in unused.items():
                 if isinstance(stmt, cst.Import) and alias.evaluated_name in self.unused_module_imports:
                     return True
                 if isinstance(stmt, cst.ImportFrom) and alias.evaluated_name in objects:
