@@ -334,3 +334,47 @@ def per_graph_context(ctx: Context, unit: cst.CSTNode) -> str | None:
         if ctx.block_of(other_unit) is block and ctx.sort_key(other) < ctx.sort_key(unit):
             return "it follows `tf.reset_default_graph()`: TF1 seeds the new default graph only"
     return None
+
+
+def optional_import_of(ctx: Context, module: str) -> bool:
+    """Whether the file imports ``module`` (or a submodule) only inside ``try:`` bodies whose
+    handlers catch ImportError: the file runs without that package installed. An import that a
+    rewrite adds at the top of the file would make the package a hard requirement."""
+    key = f"optional_import:{module}"
+    if key not in ctx.cache:
+        found = [s for s in ctx.import_statements() if _imports_module(ctx, s, module)]
+        ctx.cache[key] = bool(found) and all(_import_error_guarded(ctx, s) for s in found)
+    return bool(ctx.cache[key])
+
+
+def _imports_module(ctx: Context, stmt: cst.Import | cst.ImportFrom, module: str) -> bool:
+    if isinstance(stmt, cst.Import):
+        names = [a.evaluated_name for a in stmt.names]
+    elif stmt.module is not None and not stmt.relative:
+        names = [ctx.code(stmt.module)]
+    else:
+        return False
+    return any(n == module or n.startswith(module + ".") for n in names)
+
+
+def _import_error_guarded(ctx: Context, stmt: cst.CSTNode) -> bool:
+    """``stmt`` sits in the body of a ``try`` with an ``except ImportError`` (or
+    ModuleNotFoundError, or bare) handler; a handler's own body does not count."""
+    child, parent = stmt, ctx.parents.get(stmt)
+    while parent is not None:
+        if isinstance(parent, cst.Try) and parent.body is child:
+            for handler in parent.handlers:
+                if handler.type is None:
+                    return True
+                caught = ctx.code(handler.type)
+                if "ImportError" in caught or "ModuleNotFoundError" in caught:
+                    return True
+        child, parent = parent, ctx.parents.get(parent)
+    return False
+
+
+def compat_v1_fallback(names: set[str]) -> bool:
+    """A callee that also resolves to a ``tensorflow.compat.v1`` name: the file already has a
+    TF2 path for it (``try: from tensorflow import Session`` / ``except ImportError: from
+    tensorflow.compat.v1 import Session``), so a rename to compat.v1 has nothing to fix."""
+    return any(n.startswith("tensorflow.compat.v1.") for n in names)

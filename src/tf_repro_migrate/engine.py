@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from tf_repro_migrate.analysis import compat_v1_file
+from tf_repro_migrate.analysis import compat_v1_file, optional_import_of
 from tf_repro_migrate.apply import apply_edits
 from tf_repro_migrate.context import Context, Options
 from tf_repro_migrate.findings import AddImport, Finding, ReplaceNode, ReplaceStatement, Safety
@@ -130,6 +130,7 @@ def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
         if rule_cls.triggers and not any(t in text for t in rule_cls.triggers):
             continue
         rule_cls().run(ctx)
+    _hold_back_hard_imports(ctx)
     findings = _unsuppressed(ctx, text)
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return Analysis(module, wrapper, text, findings)
@@ -268,6 +269,23 @@ def _has_shared_nodes(module: cst.Module) -> bool:
     finder = _SharedNodeFinder()
     module.visit(finder)
     return finder.shared
+
+
+def _hold_back_hard_imports(ctx: Context) -> None:
+    """A safe fix that adds ``import tensorflow`` (or ``keras``) at the top of a file that imports
+    that package only under ``except ImportError`` would make an optional dependency required:
+    such fixes become unsafe (held back unless ``--unsafe-fixes``)."""
+    for finding in ctx.findings:
+        if finding.safety is not Safety.SAFE:
+            continue
+        added = sorted({e.module for e in finding.edits if isinstance(e, AddImport)})
+        optional = [m for m in added if optional_import_of(ctx, m)]
+        if optional:
+            finding.safety = Safety.UNSAFE
+            finding.message += (
+                f"; held back: it adds `import {optional[0]}` at the top of a file that imports "
+                f"{optional[0]} only inside try/except ImportError"
+            )
 
 
 def _unsuppressed(ctx: Context, text: str) -> list[Finding]:

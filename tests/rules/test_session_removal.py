@@ -193,3 +193,48 @@ def test_option_set_in_a_one_line_suite_holds_back_config_and_session_together()
     )
     assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM004"]
     assert "one-line suite" in [f for f in result.findings if f.safety.value == "manual"][0].message
+
+
+def test_import_error_shim_with_a_compat_v1_fallback_is_not_renamed():
+    # opt_einsum's tests: the names already come from tf.compat.v1 on TF2, and the file must keep
+    # running where TensorFlow is not installed (no unguarded `import tensorflow` may be added).
+    result = check_noop(
+        """
+        try:
+            try:
+                from tensorflow import ConfigProto  # type: ignore
+                from tensorflow import Session as TFSession
+            except ImportError:
+                from tensorflow.compat.v1 import ConfigProto  # type: ignore
+                from tensorflow.compat.v1 import Session as TFSession
+            _TF_CONFIG = ConfigProto()
+            _TF_CONFIG.gpu_options.allow_growth = True
+        except ImportError:
+            pass
+
+
+        def test_tensorflow():
+            sess = TFSession(config=_TF_CONFIG)
+            with sess.as_default():
+                run()
+            sess.close()
+        """
+    )
+    assert codes(result) == ["TRM004"]
+    assert codes(result, "manual") == ["TRM004"]
+
+
+def test_rename_without_a_fallback_is_still_made():
+    check_transformed(
+        """
+        from tensorflow import ConfigProto, Session
+        sess = Session(config=ConfigProto())
+        sess.run(op)
+        """,
+        """
+        import tensorflow as tf
+
+        sess = tf.compat.v1.Session(config=tf.compat.v1.ConfigProto())
+        sess.run(op)
+        """,
+    )

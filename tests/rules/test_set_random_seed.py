@@ -215,3 +215,67 @@ def test_calls_whose_value_is_used_are_renamed_too():
         hooks = [tf.random.set_seed(2)]
         """,
     )
+
+
+OPTIONAL_TF = """
+try:
+    from tensorflow import set_random_seed
+except ImportError:
+    set_random_seed = None
+
+
+def seed_all(seed):
+    if set_random_seed is not None:
+        set_random_seed(seed)
+"""
+
+
+def test_fix_adding_a_hard_tensorflow_import_to_an_optional_tf_file_is_held_back():
+    result = check_noop(OPTIONAL_TF)
+    assert codes(result, "unsafe") == ["TRM001"]
+    assert "only inside try/except ImportError" in result.findings[0].message
+    assert result.held_back == 1
+
+
+def test_held_back_hard_import_applies_with_unsafe_fixes():
+    check_transformed(
+        OPTIONAL_TF,
+        """
+        import tensorflow as tf
+
+        try:
+            from tensorflow import set_random_seed
+        except ImportError:
+            set_random_seed = None
+
+
+        def seed_all(seed):
+            if set_random_seed is not None:
+                tf.random.set_seed(seed)
+        """,
+        unsafe_fixes=True,
+    )
+
+
+def test_import_in_the_except_branch_is_not_optional():
+    # TensorFlow is imported in the handler, which runs unguarded: it is already required.
+    check_transformed(
+        """
+        try:
+            from tf_shim import set_random_seed
+        except ImportError:
+            from tensorflow import set_random_seed
+        set_random_seed(1)
+        seeders = [set_random_seed]
+        """,
+        """
+        import tensorflow as tf
+
+        try:
+            from tf_shim import set_random_seed
+        except ImportError:
+            from tensorflow import set_random_seed
+        tf.random.set_seed(1)
+        seeders = [set_random_seed]
+        """,
+    )

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf_repro_migrate.analysis import version_gated
+from tf_repro_migrate.analysis import compat_v1_fallback, version_gated
 from tf_repro_migrate.context import Context, statement
 from tf_repro_migrate.findings import Edit, InsertAfter, ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.rules import Rule
@@ -163,7 +163,7 @@ class SessionConfig(Rule):
         for call in [setup.config, *(c for c, _ in setup.gpu_options)]:
             names = ctx.qualified_names(call.func)
             legacy = names & {"tensorflow.ConfigProto", "tensorflow.GPUOptions"}
-            if legacy:
+            if legacy and not compat_v1_fallback(names):
                 tf = ctx.tf_name(call, edits)
                 attr = next(iter(legacy)).rsplit(".", 1)[1]
                 edits.append(ReplaceNode(call.func, cst.parse_expression(f"{tf}.compat.v1.{attr}")))

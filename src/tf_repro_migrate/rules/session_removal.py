@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf_repro_migrate.analysis import version_gated
+from tf_repro_migrate.analysis import compat_v1_fallback, version_gated
 from tf_repro_migrate.context import Context
 from tf_repro_migrate.findings import Edit, ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.rules import Rule
@@ -81,8 +81,9 @@ class SessionRemoval(Rule):
         )
         edits: list[Edit] = []
         for session in sessions:
-            legacy = ctx.qualified_names(session.func) & set(_LEGACY_SESSIONS)
-            if legacy:
+            names = ctx.qualified_names(session.func)
+            legacy = names & set(_LEGACY_SESSIONS)
+            if legacy and not compat_v1_fallback(names):
                 tf = ctx.tf_name(session, edits)
                 name = _LEGACY_SESSIONS[next(iter(legacy))]
                 edits.append(ReplaceNode(session.func, cst.parse_expression(f"{tf}.compat.v1.{name}")))
