@@ -7,9 +7,10 @@
 3. run every enabled rule on that one view; rules record findings and edits;
 4. drop findings on suppressed lines; keep the edits of the safe findings (and of the
    unsafe ones with ``--unsafe-fixes``);
-5. apply the edits in one transform, then add the imports the new code needs and
-   remove the imports the removed code leaves unused (libcst's
-   ``AddImportsVisitor`` / ``RemoveImportsVisitor``).
+5. apply the edits in one transform, together with the import clean-up planned from the
+   same scope analysis (imports.py): the imports the new code needs and the removal of the
+   imports the removed code leaves unused. Shapes the plan does not cover go through
+   libcst's ``AddImportsVisitor`` / ``RemoveImportsVisitor`` instead.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from libcst.metadata import MetadataWrapper
 from tf_repro_migrate.analysis import compat_v1_file, optional_import_of
 from tf_repro_migrate.apply import apply_edits
 from tf_repro_migrate.context import Context, Options
-from tf_repro_migrate.findings import AddImport, Finding, ReplaceNode, ReplaceStatement, Safety
+from tf_repro_migrate.findings import AddImport, Edit, Finding, ReplaceNode, ReplaceStatement, Safety
+from tf_repro_migrate.imports import finish_additions, plan_additions, plan_removals
 from tf_repro_migrate.rules import Rule, all_rules, all_triggers
 
 if TYPE_CHECKING:
@@ -108,6 +110,7 @@ class Analysis:
     wrapper: MetadataWrapper
     text: str
     findings: list[Finding]
+    ctx: Context
 
 
 def default_accepted(finding: Finding, options: Options) -> bool:
@@ -133,14 +136,31 @@ def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
     _hold_back_hard_imports(ctx)
     findings = _unsuppressed(ctx, text)
     findings.sort(key=lambda f: (f.line, f.col, f.code))
-    return Analysis(module, wrapper, text, findings)
+    return Analysis(module, wrapper, text, findings, ctx)
 
 
 def render(analysis: Analysis, accepted: list[Finding]) -> str:
     """The source text with the edits of ``accepted`` applied and imports fixed up."""
-    module, wrapper, text = analysis.module, analysis.wrapper, analysis.text
+    module, text = analysis.module, analysis.text
     if not accepted:
         return text
+    edits = [e for f in accepted for e in f.edits]
+    removals = plan_removals(analysis.ctx, text, edits)
+    if removals is None:
+        new_module = _render_with_libcst(analysis, edits)
+    else:
+        placed, lines = plan_additions(module, edits)
+        new_module = apply_edits(module, [*edits, *removals, *placed])
+        new_module = finish_additions(new_module, lines)
+    new_text = new_module.code
+    if new_text[:1] in ("\n", "\r") and text[:1] not in ("\n", "\r"):
+        new_text = new_text.lstrip("\r\n")  # the removed first statements' blank lines
+    return new_text
+
+
+def _render_with_libcst(analysis: Analysis, edits: list[Edit]) -> cst.Module:
+    """The edits, then libcst's import visitors (the shapes ``plan_removals`` leaves to them)."""
+    module, wrapper = analysis.module, analysis.wrapper
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
     try:  # libcst's own helper behind remove_unused_import_by_node; private, so fall back if it moves
@@ -148,7 +168,6 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
     except ImportError:  # pragma: no cover - depends on the libcst version
         RemovedNodeVisitor = None  # type: ignore[assignment,misc]
 
-    edits = [e for f in accepted for e in f.edits]
     new_module = apply_edits(module, edits)
     imports = CodemodContext(wrapper=wrapper)
     removed_names: RemovedNodeVisitor | None = None
@@ -167,10 +186,7 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
         new_module = transform(AddImportsVisitor(imports), new_module)
     if imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
         new_module = remove_unused_imports(imports, new_module)
-    new_text = new_module.code
-    if new_text[:1] in ("\n", "\r") and text[:1] not in ("\n", "\r"):
-        new_text = new_text.lstrip("\r\n")  # the removed first statements' blank lines
-    return new_text
+    return new_module
 
 
 _REMOVED_MARKER = "__tf_repro_migrate_removed_import__"
