@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tf_repro_migrate.cli import main
+from tf_repro_migrate.pipeline import POOL_THRESHOLD, screen
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = ROOT / "fixtures" / "legacy_project"
@@ -120,13 +121,19 @@ def test_default_excludes_and_exclude_glob(tmp_path, capsys):
 
 
 def test_output_is_sorted_and_identical_with_workers(tmp_path, capsys):
-    for i in range(40):
+    # Enough files that pass the parent's pre-filter for the pool to be used (>= 16), mixed
+    # with files it skips itself and with bad files it leaves to the workers to report.
+    for i in range(60):
         (tmp_path / f"m{i:02d}.py").write_text(LEGACY_SEED if i % 3 == 0 else "x = 1\n")
-    _, serial, _ = run_cli(capsys, "-j", "1", tmp_path)
-    _, parallel, _ = run_cli(capsys, "-j", "2", tmp_path)
-    assert serial == parallel
+    (tmp_path / "m30a.py").write_bytes(b"# -*- coding: latin-9000 -*-\nx = 1\n")
+    (tmp_path / "m30b.py").write_bytes(b"import tensorflow as tf\nprint 'seeded'\ntf.set_random_seed(1)\n")
+    assert sum(screen(p) is None for p in tmp_path.iterdir()) >= POOL_THRESHOLD
+    code_1, serial, err_1 = run_cli(capsys, "-j", "1", tmp_path)
+    code_2, parallel, err_2 = run_cli(capsys, "-j", "2", tmp_path)
+    assert (code_1, serial, err_1) == (code_2, parallel, err_2)
+    assert code_1 == 2 and "m30a.py" in err_1 and "m30b.py" in err_1
     paths = [line.split(":")[0] for line in serial.splitlines() if "TRM001" in line]
-    assert paths == sorted(paths) and len(paths) == 14
+    assert paths == sorted(paths) and len(paths) == 20
 
 
 # -- robustness -------------------------------------------------------------------------------------

@@ -9,22 +9,19 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata.base_provider import LazyValue
 from libcst.metadata import (
     ClassScope,
     CodeRange,
     GlobalScope,
     ImportAssignment,
     MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    QualifiedNameProvider,
     QualifiedNameSource,
     Scope,
     ScopeProvider,
 )
 
 from tf_repro_migrate.findings import AddImport, Edit, Finding, Safety
+from tf_repro_migrate.walk import LazyPositions, TreeIndex
 
 BlockNode = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
 
@@ -59,7 +56,6 @@ class Context:
         self._imports: list[cst.Import | cst.ImportFrom] | None = None
         self._import_roots: frozenset[str] | None = None
         self._imports_by_binding: dict[str, list[cst.Import | cst.ImportFrom]] | None = None
-        self._call_nodes: list[cst.Call] | None = None
         self._possible_callees: set[str] | None = None
 
     # -- metadata, resolved on first use ---------------------------------------------------------
@@ -68,20 +64,23 @@ class Context:
     # rules never get past ``calls_to``/``matches``, and no metadata is ever computed.
 
     @cached_property
-    def qnames(self) -> Mapping[cst.CSTNode, object]:
-        return self.wrapper.resolve(QualifiedNameProvider)
-
-    @cached_property
     def scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
         return self.wrapper.resolve(ScopeProvider)
 
     @cached_property
+    def index(self) -> TreeIndex:
+        """Parents and calls of the module, from one quick walk (walk.py)."""
+        return TreeIndex(self.module)
+
+    @property
     def parents(self) -> Mapping[cst.CSTNode, cst.CSTNode]:
-        return self.wrapper.resolve(ParentNodeProvider)
+        return self.index.parents
 
     @cached_property
     def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        return self.wrapper.resolve(PositionProvider)
+        """Positions as libcst's PositionProvider gives them, computed for the top-level
+        statements that are asked about (walk.LazyPositions)."""
+        return LazyPositions(self.module, self.parents)
 
     # -- names --------------------------------------------------------------------------------
 
@@ -125,11 +124,14 @@ class Context:
         return found
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        """Names ``node`` resolves to through imports (local look-alikes resolve to nothing)."""
-        value = self.qnames.get(node, ())
-        if isinstance(value, LazyValue):
-            value = value()
-        return {q.name for q in value if q.source is QualifiedNameSource.IMPORT}
+        """Names ``node`` resolves to through imports (local look-alikes resolve to nothing).
+
+        What libcst's QualifiedNameProvider answers, asked of the node's scope directly: the
+        provider would first walk the whole tree to attach a lazy value to every node."""
+        scope = self.scopes.get(node)
+        if not scope:
+            return set()
+        return {q.name for q in scope.get_qualified_names_for(node) if q.source is QualifiedNameSource.IMPORT}
 
     def matches(self, node: cst.CSTNode, names: Iterable[str]) -> bool:
         if not isinstance(names, (tuple, list, set, frozenset)):
@@ -158,9 +160,7 @@ class Context:
         return sorted(found.values(), key=self.sort_key)
 
     def _all_calls(self) -> list[cst.Call]:
-        if self._call_nodes is None:
-            self._call_nodes = _walk_calls(self.module)
-        return self._call_nodes
+        return self.index.calls
 
     def sort_key(self, node: cst.CSTNode) -> tuple[int, int]:
         pos = self.positions[node].start
@@ -362,20 +362,6 @@ def _imports_by_binding(
             if not bucket or bucket[-1] is not stmt:
                 bucket.append(stmt)
     return index
-
-
-def _walk_calls(module: cst.Module) -> list[cst.Call]:
-    collector = _CallCollector()
-    module.visit(collector)
-    return collector.calls
-
-
-class _CallCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
 
 
 def statement(code: str, module: cst.Module) -> cst.BaseStatement:

@@ -1,9 +1,12 @@
 """The migration of one source text, top to bottom:
 
 1. pre-filter: a text that contains none of the rules' trigger words is left alone
-   without being parsed (most files of any real tree);
-2. parse once with libcst and resolve metadata once (qualified names, scopes,
-   parents, positions);
+   without being parsed (most files of any real tree); then one in which no name can
+   resolve, through its imports, to a name a rule asks about (prescreen.py, on Python's
+   own fast parser) is left alone too;
+2. parse once with libcst; the scope analysis runs once, and only when some call could
+   resolve to a wanted name; parents and calls come from one quick walk (walk.py),
+   positions only for the statements asked about;
 3. run every enabled rule on that one view; rules record findings and edits;
 4. drop findings on suppressed lines; keep the edits of the safe findings (and of the
    unsafe ones with ``--unsafe-fixes``);
@@ -28,6 +31,7 @@ from tf_repro_migrate.apply import apply_edits
 from tf_repro_migrate.context import Context, Options
 from tf_repro_migrate.findings import AddImport, Edit, Finding, ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.imports import finish_additions, plan_additions, plan_removals
+from tf_repro_migrate.prescreen import could_match
 from tf_repro_migrate.rules import Rule, all_rules, all_triggers
 
 if TYPE_CHECKING:
@@ -86,7 +90,7 @@ def parse(text: str) -> cst.Module:
 def migrate_source(text: str, options: Options | None = None) -> Result:
     """Migrate one Python source text. Raises ``libcst.ParserSyntaxError`` if it does not parse."""
     options = options or Options()
-    if not might_match(text):
+    if not might_match(text) or not could_match(text):
         return Result(text, text, skipped=True)
     return migrate_module(parse(text), text, options)
 

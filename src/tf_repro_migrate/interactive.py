@@ -15,6 +15,7 @@ import libcst as cst
 
 from tf_repro_migrate.context import Options
 from tf_repro_migrate.engine import analyse_module, default_accepted, might_match, parse, render
+from tf_repro_migrate.prescreen import could_match
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.pipeline import FileResult, Job, _plain, decode, process_file, unified_diff
 
@@ -76,7 +77,7 @@ def _python(path: Path, options: Options, asker: _Asker, out: TextIO, show_diff:
     try:
         data = read_source(path)
         text, encoding = decode(data)
-        if not might_match(text):
+        if not might_match(text) or not could_match(text):
             return FileResult(name, "skipped")
         try:
             analysis = analyse_module(parse(text), text, options)

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 import libcst as cst
 
-from tf_repro_migrate.engine import Options, migrate_source
+from tf_repro_migrate.engine import Options, migrate_source, might_match
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.findings import Finding
 from tf_repro_migrate.notebook import NotebookError, migrate_notebook
@@ -160,19 +160,43 @@ def _run_one(args: tuple[Path, Job]) -> FileResult:
     return process_file(*args)
 
 
+def screen(path: Path) -> FileResult | None:
+    """The result of a file the text pre-filter skips, or None when the file needs the engine
+    (or has an error a worker will report)."""
+    if path.suffix == ".ipynb":
+        return None
+    try:
+        text, _ = decode(read_source(path))
+    except SourceError:
+        return None
+    return None if might_match(text) else FileResult(str(path), "skipped")
+
+
 def run(paths: Iterable[Path], job: Job, jobs: int = 1,
         pool_threshold: int = POOL_THRESHOLD) -> Iterator[FileResult]:
-    """Process ``paths`` in order, in a pool when there are many; results come back in order."""
+    """Process ``paths`` in order, in a pool when there are many; results come back in order.
+
+    With a pool, the parent first applies the text pre-filter itself (a fraction of a
+    millisecond a file), so only the files that may hold boilerplate travel to the workers,
+    in small chunks: those are the expensive ones, and they are unevenly spread."""
     files = list(paths)
     workers = min(jobs, os.cpu_count() or 1, max(1, len(files)))
     if workers <= 1 or len(files) < pool_threshold:
         for path in files:
             yield process_file(path, job)
         return
+    screened = [screen(path) for path in files]
+    todo = [path for path, result in zip(files, screened) if result is None]
+    if len(todo) < pool_threshold:
+        for path, result in zip(files, screened):
+            yield result if result is not None else process_file(path, job)
+        return
     # Warm the parser and the rule registry before forking, so workers start ready.
     migrate_source("import tensorflow as tf\ntf.set_random_seed(0)\n", job.options)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_run_one, ((p, job) for p in files), chunksize=max(1, min(64, len(files) // (workers * 8))))
+        done = pool.map(_run_one, ((p, job) for p in todo), chunksize=max(1, min(8, len(todo) // (workers * 16))))
+        for result in screened:
+            yield result if result is not None else next(done)
 
 
 ProgressFn = Callable[[FileResult], None]

@@ -1,0 +1,165 @@
+"""One quick pass over a libcst tree: each node's parent and every call.
+
+libcst's ``ParentNodeProvider`` and a ``CSTVisitor`` give the same answers through its
+generic visitor machinery (a method lookup and two callbacks per node, per field); this
+walk reads each node class's child fields once and follows them with a plain stack, a
+fraction of the cost on the large files a tree holds. Whitespace and comment nodes are
+not entered: no rule asks for the parent of a space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Iterator, Mapping
+
+import libcst as cst
+from libcst.metadata import CodeRange
+from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+_LEAVES = (
+    cst.BaseParenthesizableWhitespace,
+    cst.EmptyLine,
+    cst.TrailingWhitespace,
+    cst.Newline,
+    cst.Comment,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.Comma,
+    cst.Dot,
+)
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        # Dataclass fields in declaration order; libcst's nodes keep their children in them
+        # (values that are not nodes, like a Name's string, are skipped below).
+        fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        _FIELDS[cls] = fields
+    return fields
+
+
+class TreeIndex:
+    """Parents (node -> parent) and calls of one module, from one walk."""
+
+    def __init__(self, module: cst.Module):
+        parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        calls: list[cst.Call] = []
+        leaves = _LEAVES
+        node_type = cst.CSTNode
+        call_type = cst.Call
+        stack: list[cst.CSTNode] = [module]
+        pop, push = stack.pop, stack.append
+        while stack:
+            node = pop()
+            if type(node) is call_type:
+                calls.append(node)  # type: ignore[arg-type]
+            children = []
+            for name in _child_fields(type(node)):
+                value = getattr(node, name)
+                if isinstance(value, node_type):
+                    if not isinstance(value, leaves):
+                        children.append(value)
+                elif isinstance(value, (tuple, list)):
+                    for item in value:
+                        if isinstance(item, node_type) and not isinstance(item, leaves):
+                            children.append(item)
+            for child in children:
+                parents[child] = node
+            # Reversed, so the stack pops children in field order.
+            for child in reversed(children):
+                push(child)
+        self.parents: Mapping[cst.CSTNode, cst.CSTNode] = parents
+        self.calls = calls  # pre-order of the fields: not always source order (sort by position)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        current = self.parents.get(node)
+        while current is not None:
+            yield current
+            current = self.parents.get(current)
+
+
+
+class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
+    """``PositionProvider``'s answers, computed one top-level statement at a time, on demand.
+
+    The positions of a module's nodes come from generating its code while counting lines and
+    columns; libcst does that for every node of the file. The rules ask for the positions of a
+    few nodes (the calls they act on, the findings), so this generates, with libcst's own
+    position-tracking state, only the top-level statements that hold them, each started at its
+    first line (found by generating the plain code of the statements before it)."""
+
+    def __init__(self, module: cst.Module, parents: Mapping[cst.CSTNode, cst.CSTNode]):
+        self._module = module
+        self._parents = parents
+        self._computed: dict[cst.CSTNode, CodeRange] = {}
+        self._index = {id(stmt): i for i, stmt in enumerate(module.body)}
+        self._starts: list[int] = []  # first line of each top-level statement's code, so far
+        self._done: set[int] = set()
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        found = self._computed.get(node)
+        if found is not None:
+            return found
+        top = node
+        while True:
+            parent = self._parents.get(top)
+            if parent is None or parent is self._module:
+                break
+            top = parent
+        index = self._index.get(id(top))
+        if index is None or index in self._done:
+            raise KeyError(node)
+        self._compute(index)
+        return self._computed[node]
+
+    def get(self, node, default=None):  # type: ignore[no-untyped-def,override]
+        try:
+            return self[node]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        raise TypeError("LazyPositions cannot be iterated")
+
+    def __len__(self) -> int:
+        return len(self._computed)
+
+    def _start(self, index: int) -> int:
+        module = self._module
+        if not self._starts:
+            header = "".join(module.code_for_node(line) for line in module.header)
+            self._starts.append(1 + _newlines(header))
+        while len(self._starts) <= index:
+            done = len(self._starts) - 1
+            code = module.code_for_node(module.body[done])
+            self._starts.append(self._starts[done] + _newlines(code))
+        return self._starts[index]
+
+    def _compute(self, index: int) -> None:
+        module = self._module
+        state = PositionProvidingCodegenState(
+            default_indent=module.default_indent,
+            default_newline=module.default_newline,
+            provider=_Sink(self._computed),  # type: ignore[arg-type]
+        )
+        state.line = self._start(index)
+        module.body[index]._codegen(state)
+        self._done.add(index)
+
+
+class _Sink:
+    """What the position-tracking state writes to: the ``_computed`` dict of a provider."""
+
+    def __init__(self, computed: dict[cst.CSTNode, CodeRange]):
+        self._computed = computed
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+def _newlines(code: str) -> int:
+    return len(_NEWLINE.findall(code))
