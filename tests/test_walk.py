@@ -6,9 +6,9 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import ExpressionContextProvider, MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from tf_repro_migrate.walk import _LEAVES, LazyPositions, TreeIndex
+from tf_repro_migrate.walk import _LEAVES, LazyPositions, TreeIndex, expression_contexts
 
 ROOT = Path(__file__).parent.parent
 SOURCES = sorted((ROOT / "tests" / "fixtures").glob("*.py")) + sorted((ROOT / "src" / "tf_repro_migrate").glob("*.py"))
@@ -23,6 +23,13 @@ AWKWARD = {
     "strings_and_continuations": 'x = f"{a()!r:>{b()}}" \\\n    + g("""\nmulti\n""")\nlambda: z()\n',
     "semicolons_and_suites": "import os; os.environ['A'] = '1'; f()\nif x: g(); h()\nelse: pass\n",
     "empty": "",
+    "targets": (
+        "a, (b.c, *d[e()]) = f\nx: int = y\nz += 1\ndel p, q.r, s[t]\n(w := 1)\n"
+        "for i, j in k: pass\nwith m() as (n, o): pass\ntry: pass\nexcept E as err: pass\n"
+        "import a.b as c\nfrom d import e as g\n[u for u, v in w if u]\n"
+        "class K(B, metaclass=M):\n    global G\n    def f(self, a: int = 1, *args, k=2, **kw) -> R: ...\n"
+        "match x:\n    case [a, *rest] if a: pass\n    case {'k': v, **others}: pass\n"
+    ),
 }
 
 
@@ -52,6 +59,9 @@ def test_parents_calls_and_positions_match_libcst(name, text):
 
         def visit_Call(self, node):
             self.found.append(node)
+
+    contexts = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ExpressionContextProvider)
+    assert expression_contexts(module) == dict(contexts)
 
     calls = Calls()
     module.visit(calls)

@@ -10,7 +10,7 @@ of the block, because libcst attaches them to the statement they precede.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import libcst as cst
 
@@ -23,8 +23,13 @@ class _StatementOps:
     after: list[cst.BaseStatement] = field(default_factory=list)
 
 
-def apply_edits(module: cst.Module, edits: Sequence[Edit]) -> cst.Module:
-    """Return ``module`` with ``edits`` applied (imports are handled by the engine)."""
+def apply_edits(
+    module: cst.Module, edits: Sequence[Edit], parents: Mapping[cst.CSTNode, cst.CSTNode] | None = None
+) -> cst.Module:
+    """Return ``module`` with ``edits`` applied (imports are handled by the engine).
+
+    With ``parents`` (of the original tree), the transform only enters the nodes on the way
+    to an edited node: the rest of the tree comes back as it is, without being visited."""
     exprs: dict[cst.CSTNode, cst.CSTNode] = {}
     stmts: dict[cst.CSTNode, _StatementOps] = {}
     for edit in edits:
@@ -36,7 +41,17 @@ def apply_edits(module: cst.Module, edits: Sequence[Edit]) -> cst.Module:
             stmts.setdefault(edit.anchor, _StatementOps()).after.extend(edit.new)
     if not exprs and not stmts:
         return module
-    return module.visit(_Applier(exprs, stmts))
+    on_path: set[cst.CSTNode] | None = None
+    if parents is not None:
+        on_path = set()
+        for target in [*exprs, *stmts]:
+            node: cst.CSTNode | None = target
+            while node is not None and node not in on_path:
+                on_path.add(node)
+                node = parents.get(node)
+        if module not in on_path:  # an edit of a node outside this tree: walk all of it
+            on_path = None
+    return module.visit(_Applier(exprs, stmts, on_path))
 
 
 def _comment_line(comment: cst.Comment) -> cst.EmptyLine:
@@ -73,10 +88,21 @@ def _with_leading(stmt: cst.BaseStatement, lines: Sequence[cst.EmptyLine]) -> cs
 
 
 class _Applier(cst.CSTTransformer):
-    def __init__(self, exprs: dict[cst.CSTNode, cst.CSTNode], stmts: dict[cst.CSTNode, _StatementOps]):
+    def __init__(
+        self,
+        exprs: dict[cst.CSTNode, cst.CSTNode],
+        stmts: dict[cst.CSTNode, _StatementOps],
+        on_path: set[cst.CSTNode] | None = None,
+    ):
         super().__init__()
         self.exprs = exprs
         self.stmts = stmts
+        self.on_path = on_path
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.on_path is not None and node not in self.on_path:
+            return False  # nothing to change below: leave it as it is
+        return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
         replacement = self.exprs.get(original_node)

@@ -12,6 +12,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
     ClassScope,
     CodeRange,
+    ExpressionContextProvider,
     GlobalScope,
     ImportAssignment,
     MetadataWrapper,
@@ -21,7 +22,7 @@ from libcst.metadata import (
 )
 
 from tf_repro_migrate.findings import AddImport, Edit, Finding, Safety
-from tf_repro_migrate.walk import LazyPositions, TreeIndex
+from tf_repro_migrate.walk import LazyPositions, TreeIndex, expression_contexts
 
 BlockNode = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
 
@@ -65,6 +66,13 @@ class Context:
 
     @cached_property
     def scopes(self) -> Mapping[cst.CSTNode, Scope | None]:
+        # The scope analysis first needs every name's load/store/del context; libcst computes
+        # that with a visitor per assignment target, walk.py in one walk (same answers, a
+        # test compares them). Handed to the wrapper where libcst keeps computed metadata;
+        # should that attribute move, libcst computes it itself.
+        computed = getattr(self.wrapper, "_metadata", None)
+        if isinstance(computed, dict) and ExpressionContextProvider not in computed:
+            computed[ExpressionContextProvider] = expression_contexts(self.module)
         return self.wrapper.resolve(ScopeProvider)
 
     @cached_property

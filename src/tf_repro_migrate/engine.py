@@ -154,7 +154,7 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
         new_module = _render_with_libcst(analysis, edits)
     else:
         placed, lines = plan_additions(module, edits)
-        new_module = apply_edits(module, [*edits, *removals, *placed])
+        new_module = apply_edits(module, [*edits, *removals, *placed], analysis.ctx.parents)
         new_module = finish_additions(new_module, lines)
     new_text = new_module.code
     if new_text[:1] in ("\n", "\r") and text[:1] not in ("\n", "\r"):

@@ -14,7 +14,7 @@ import re
 from typing import Iterator, Mapping
 
 import libcst as cst
-from libcst.metadata import CodeRange
+from libcst.metadata import CodeRange, ExpressionContext
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 _LEAVES = (
@@ -30,6 +30,33 @@ _LEAVES = (
 )
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# type -> 0: not entered (not a node, or a leaf), 1: a node to enter, 2: a sequence of them.
+# libcst's node classes are abstract base classes, so isinstance() on them is slow: ask once
+# per type.
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    kind = _KINDS.get(cls)
+    if kind is None:
+        if issubclass(cls, cst.CSTNode):
+            kind = 0 if issubclass(cls, _LEAVES) else 1
+        else:
+            kind = 2 if cls in (tuple, list) else 0
+        _KINDS[cls] = kind
+    return kind
+
+
+def _children(node: cst.CSTNode, field: str) -> list[cst.CSTNode]:
+    value = getattr(node, field)
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        kind = _kind(type(value))
+    if kind == 1:
+        return [value]
+    if kind == 2:
+        return [item for item in value if (_KINDS.get(type(item)) or _kind(type(item))) == 1]
+    return []
 
 
 def _child_fields(cls: type) -> tuple[str, ...]:
@@ -48,8 +75,6 @@ class TreeIndex:
     def __init__(self, module: cst.Module):
         parents: dict[cst.CSTNode, cst.CSTNode] = {}
         calls: list[cst.Call] = []
-        leaves = _LEAVES
-        node_type = cst.CSTNode
         call_type = cst.Call
         stack: list[cst.CSTNode] = [module]
         pop, push = stack.pop, stack.append
@@ -59,14 +84,7 @@ class TreeIndex:
                 calls.append(node)  # type: ignore[arg-type]
             children = []
             for name in _child_fields(type(node)):
-                value = getattr(node, name)
-                if isinstance(value, node_type):
-                    if not isinstance(value, leaves):
-                        children.append(value)
-                elif isinstance(value, (tuple, list)):
-                    for item in value:
-                        if isinstance(item, node_type) and not isinstance(item, leaves):
-                            children.append(item)
+                children += _children(node, name)
             for child in children:
                 parents[child] = node
             # Reversed, so the stack pops children in field order.
@@ -163,3 +181,63 @@ _NEWLINE = re.compile(r"\r\n?|\n")
 
 def _newlines(code: str) -> int:
     return len(_NEWLINE.findall(code))
+
+
+def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionContext]:
+    """What libcst's ExpressionContextProvider computes (the scope analysis depends on it),
+    in one stack walk instead of a visitor per assignment target: LOAD, STORE or DEL for
+    names, attributes, subscripts, tuples, lists and starred elements (an attribute's ``.attr``
+    and the type parameters of a ``def`` or ``class`` get none, as in libcst)."""
+    load, store, delete = ExpressionContext.LOAD, ExpressionContext.STORE, ExpressionContext.DEL
+    found: dict[cst.CSTNode, ExpressionContext] = {}
+    stack: list[tuple[object, ExpressionContext]] = [(module, load)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, ctx = pop()
+        if node is None:
+            continue
+        kind = type(node)
+        if kind is cst.Name:
+            found[node] = ctx  # type: ignore[index]
+        elif kind is cst.Attribute:
+            found[node] = ctx  # type: ignore[index]
+            push((node.value, load))  # type: ignore[attr-defined]
+        elif kind is cst.Subscript:
+            found[node] = ctx  # type: ignore[index]
+            push((node.value, load))  # type: ignore[attr-defined]
+            for element in node.slice:  # type: ignore[attr-defined]
+                push((element, load))
+        elif kind in _STORE_FIELDS:
+            target_fields, other_fields, target_ctx = _STORE_FIELDS[kind]
+            for name in other_fields:
+                for child in _children(node, name):  # type: ignore[arg-type]
+                    push((child, ctx))
+            for name in target_fields:
+                for child in _children(node, name):  # type: ignore[arg-type]
+                    push((child, store if target_ctx is None else delete))
+        else:
+            if kind in (cst.Tuple, cst.List, cst.StarredElement):
+                found[node] = ctx  # type: ignore[index]
+            for name in _child_fields(kind):
+                for child in _children(node, name):  # type: ignore[arg-type]
+                    push((child, ctx))
+    return found
+
+
+# node type -> (fields visited as targets, fields visited in the current context, None for
+# STORE targets / "del" for DEL targets); fields not listed are not visited (libcst's visitor
+# returns False for these nodes after visiting exactly these).
+_STORE_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...], str | None]] = {
+    cst.AssignTarget: (("target",), (), None),
+    cst.Assign: (("targets",), ("value",), None),
+    cst.AnnAssign: (("target",), ("annotation", "value"), None),
+    cst.AugAssign: (("target",), ("value",), None),
+    cst.NamedExpr: (("target",), ("value",), None),
+    cst.AsName: (("name",), (), None),
+    cst.CompFor: (("target",), ("iter", "ifs", "inner_for_in"), None),
+    cst.For: (("target",), ("iter", "body", "orelse"), None),
+    cst.Del: (("target",), (), "del"),
+    cst.ClassDef: (("name",), ("body", "bases", "keywords", "decorators"), None),
+    cst.FunctionDef: (("name",), ("params", "body", "decorators", "returns"), None),
+    cst.Param: (("name",), ("annotation", "default"), None),
+}
