@@ -4,6 +4,7 @@ Usage::
 
     python bench/bench_migrate.py [--files 3000] [--workdir DIR] [--repeat 1] [--json]
                                   [--skip-tf-upgrade] [--keep]
+    python bench/bench_migrate.py --paired 3 [--files 3000]     # the headline ratio only
 
 One run generates the trees (``generate_tree.py``, seeded) in a temporary directory and
 measures, each command in a fresh process:
@@ -21,6 +22,10 @@ the run) next to it: on a shared machine the CPU time is the steadier figure. Pe
 ``RUSAGE_CHILDREN`` in a small wrapper process started per measurement, i.e. the peak
 resident set of the largest single process of the run (the parent or one worker).
 No third-party dependency.
+
+``--paired N`` measures only the headline ratio, steadier on a shared machine: N rounds of
+our diff run on all cores and ``tf_upgrade_v2``, back to back, each round's ratio and the
+median.
 """
 
 from __future__ import annotations
@@ -184,6 +189,32 @@ def run_benchmark(work: Path, files: int, repeat: int, with_tf_upgrade: bool) ->
     }
 
 
+def run_paired(work: Path, files: int, rounds: int) -> dict[str, object]:
+    """Our diff run on all cores and tf_upgrade_v2, one right after the other, ``rounds`` times.
+
+    On a shared machine the speed of the host drifts by tens of percent over minutes; a ratio
+    taken from two measurements made back to back, repeated, is steadier than one taken from
+    measurements minutes apart. Reports every round's ratio and the median."""
+    cores = os.cpu_count() or 1
+    upgrade = tf_upgrade_v2()
+    if upgrade is None:
+        raise SystemExit("tf_upgrade_v2 is not installed (it ships with the tensorflow package)")
+    print(f"generating a tree in {work} ...", file=sys.stderr, flush=True)
+    tree = work / "tree"
+    counts = generate(tree, files, 0.07, 0, no_match=False, pasta_safe=True)
+    pairs = []
+    for _ in range(rounds):
+        ours_run = measure(f"diffs -j {cores}", ours("-j", str(cores), str(tree)), files)
+        outtree = work / "tf_upgrade_out"
+        theirs = measure("tf_upgrade_v2 (1 process)", [str(upgrade), "--intree", str(tree), "--outtree", str(outtree),
+                                                      "--reportfile", str(work / "report.txt")], files)
+        shutil.rmtree(outtree, ignore_errors=True)
+        pairs.append({"ours_wall": ours_run.wall, "ours_cpu": ours_run.cpu, "tf_upgrade_v2_wall": theirs.wall,
+                      "tf_upgrade_v2_cpu": theirs.cpu, "ratio_wall": theirs.wall / ours_run.wall})
+    return {"machine": machine(), "tree": counts, "pairs": pairs,
+            "median_ratio_wall": statistics.median(p["ratio_wall"] for p in pairs)}
+
+
 def machine() -> dict[str, object]:
     cpu = "unknown"
     try:
@@ -218,18 +249,29 @@ def print_table(report: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=3000, help="files in the main tree")
-    parser.add_argument("--workdir", type=Path, help="where the trees go (default: a temporary directory)")
+    parser.add_argument("--workdir", type=Path, help="an existing directory for the trees (default: the system's temp)")
     parser.add_argument("--repeat", type=int, default=1, help="repeats per measurement (median is reported)")
     parser.add_argument("--skip-tf-upgrade", action="store_true", help="do not run tf_upgrade_v2")
     parser.add_argument("--keep", action="store_true", help="keep the generated trees")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--paired", type=int, metavar="N",
+                        help="only the headline ratio: N rounds of our diff run (all cores) and tf_upgrade_v2 back to back")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="tf-repro-bench-", dir=args.workdir))
     try:
-        report = run_benchmark(work, args.files, args.repeat, not args.skip_tf_upgrade)
+        if args.paired:
+            report = run_paired(work, args.files, args.paired)
+        else:
+            report = run_benchmark(work, args.files, args.repeat, not args.skip_tf_upgrade)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    if args.paired and not args.json:
+        for i, pair in enumerate(report["pairs"], 1):  # type: ignore[arg-type]
+            print(f"round {i}: ours {pair['ours_wall']:.2f} s, tf_upgrade_v2 {pair['tf_upgrade_v2_wall']:.2f} s, "
+                  f"ratio {pair['ratio_wall']:.2f}x")
+        print(f"median ratio (wall): {report['median_ratio_wall']:.2f}x")
+        return 0
     if args.json:
         print(json.dumps(report, indent=2))
     else:
