@@ -16,13 +16,14 @@ from libcst.metadata import (
     GlobalScope,
     ImportAssignment,
     MetadataWrapper,
+    PositionProvider,
     QualifiedNameSource,
     Scope,
     ScopeProvider,
 )
 
 from tf_repro_migrate.findings import AddImport, Edit, Finding, Safety
-from tf_repro_migrate.walk import LazyPositions, TreeIndex, expression_contexts
+from tf_repro_migrate.walk import LazyPositions, PositionProvidingCodegenState, TreeIndex, expression_contexts
 
 BlockNode = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
 
@@ -88,6 +89,8 @@ class Context:
     def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
         """Positions as libcst's PositionProvider gives them, computed for the top-level
         statements that are asked about (walk.LazyPositions)."""
+        if PositionProvidingCodegenState is None:  # pragma: no cover - another libcst layout
+            return self.wrapper.resolve(PositionProvider)
         return LazyPositions(self.module, self.parents)
 
     # -- names --------------------------------------------------------------------------------

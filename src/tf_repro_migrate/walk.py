@@ -1,10 +1,13 @@
-"""One quick pass over a libcst tree: each node's parent and every call.
+"""Metadata the rules need, computed without libcst's generic visitor machinery.
 
-libcst's ``ParentNodeProvider`` and a ``CSTVisitor`` give the same answers through its
-generic visitor machinery (a method lookup and two callbacks per node, per field); this
-walk reads each node class's child fields once and follows them with a plain stack, a
-fraction of the cost on the large files a tree holds. Whitespace and comment nodes are
-not entered: no rule asks for the parent of a space.
+libcst's providers (``ParentNodeProvider``, ``PositionProvider``, ``ExpressionContextProvider``)
+go through its visitor protocol: a method lookup and two callbacks per node, and a rebuilt copy
+of every node. Here each node class's child fields are read once and followed with a plain
+stack: parents and calls in one walk (``TreeIndex``), positions generated only for the
+top-level statements asked about (``LazyPositions``), and the load/store/del contexts the scope
+analysis depends on (``expression_contexts``). tests/test_walk.py compares every answer with
+libcst's provider, node for node. Whitespace and comment nodes are not entered: no rule asks
+for the parent of a space.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from typing import Iterator, Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange, ExpressionContext
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+try:  # the position-tracking codegen state of libcst's PositionProvider (not in its __all__)
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+except ImportError:  # pragma: no cover - depends on the libcst version
+    PositionProvidingCodegenState = None  # type: ignore[assignment,misc]
 
 _LEAVES = (
     cst.BaseParenthesizableWhitespace,
@@ -92,13 +98,6 @@ class TreeIndex:
                 push(child)
         self.parents: Mapping[cst.CSTNode, cst.CSTNode] = parents
         self.calls = calls  # pre-order of the fields: not always source order (sort by position)
-
-    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        current = self.parents.get(node)
-        while current is not None:
-            yield current
-            current = self.parents.get(current)
-
 
 
 class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
