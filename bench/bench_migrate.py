@@ -14,6 +14,7 @@ measures, each command in a fresh process:
 * ``tf_upgrade_v2 --intree TREE --outtree OUT`` on the same tree (single process);
 * ``--check`` on a 5,000-file tree where no file contains a trigger word (the
   pre-filter's best case);
+* 300 generated Jupyter notebooks (the same share with boilerplate), at ``-j 1`` and all cores;
 * one file end to end, interpreter start-up included (pre-commit's case);
 * peak memory on 500 and 2,000 files, to show it does not grow with the file count.
 
@@ -103,6 +104,7 @@ def tf_upgrade_v2() -> Path | None:
 
 
 MEMORY_FILES = (500, 2000)
+NOTEBOOKS = 300
 
 SINGLE_FILE = '''\
 import os
@@ -134,6 +136,8 @@ def run_benchmark(work: Path, files: int, repeat: int, with_tf_upgrade: bool) ->
     small, large = work / f"mem{MEMORY_FILES[0]}", work / f"mem{MEMORY_FILES[1]}"
     generate(small, MEMORY_FILES[0], 0.07, 2, no_match=False)
     generate(large, MEMORY_FILES[1], 0.07, 2, no_match=False)
+    notebooks = work / "notebooks"
+    generate(notebooks, 0, 0.07, 3, no_match=False, notebooks=NOTEBOOKS)
     single = work / "single" / "train.py"
     single.parent.mkdir()
     single.write_text(SINGLE_FILE)
@@ -154,6 +158,8 @@ def run_benchmark(work: Path, files: int, repeat: int, with_tf_upgrade: bool) ->
     for jobs in (1, cores):
         rows.append(measure(f"no-match check -j {jobs}", ours("--check", "-j", str(jobs), str(nomatch)), 5000,
                             max(repeat, 3)))
+    for jobs in (1, cores):
+        rows.append(measure(f"notebooks -q -j {jobs}", ours("-q", "-j", str(jobs), str(notebooks)), NOTEBOOKS, repeat))
     rows.append(measure("single file, end to end", ours(str(single)), 1, max(repeat, 5)))
     rows.append(measure("python start-up only", [sys.executable, "-c", "pass"], 1, max(repeat, 5)))
     for jobs in (1, cores):

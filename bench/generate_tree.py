@@ -3,6 +3,7 @@
 Usage::
 
     python bench/generate_tree.py OUT [--files 3000] [--match-fraction 0.07] [--seed 0] [--no-match]
+                                      [--notebooks 0] [--tf-upgrade-safe]
 
 The filler is ordinary Python copied from the current environment's site-packages,
 then from the standard library when that runs out (files that parse as Python 3, decode as UTF-8 and are not huge). A minority of the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import random
 import re
@@ -134,9 +136,37 @@ def prepare_out(out: Path) -> None:
     (out / MARKER).write_text("made by bench/generate_tree.py\n")
 
 
+def notebook(text: str, rng: random.Random) -> str:
+    """A Jupyter notebook (nbformat 4) made of ``text``: a markdown cell, a cell of IPython
+    magics, then the code cut into up to six cells at top-level statement boundaries."""
+    lines = _LINES.findall(text)
+    starts = sorted({min([s.lineno, *(d.lineno for d in getattr(s, "decorator_list", []))])
+                     for s in ast.parse(text).body})
+    cuts = sorted(rng.sample(starts[1:], min(5, max(0, len(starts) - 1))))
+    bounds = [1, *cuts, len(lines) + 1]
+
+    def code(source: str) -> dict[str, object]:
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                "source": _LINES.findall(source)}
+
+    cells: list[dict[str, object]] = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Experiment\n", "\n", "Generated notebook."]},
+        code("%matplotlib inline\n!nvidia-smi\n"),
+    ]
+    for first, end in zip(bounds, bounds[1:]):
+        source = "".join(lines[first - 1:end - 1]).rstrip("\n")
+        if source.strip():
+            cells.append(code(source))
+    document = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                             "name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=1) + "\n"
+
+
 def generate(out: Path, files: int, match_fraction: float, seed: int, no_match: bool,
-             source_root: Path | None = None, pasta_safe: bool = False) -> dict[str, int]:
-    """Write the tree; returns counts (files, with boilerplate, per template)."""
+             source_root: Path | None = None, pasta_safe: bool = False, notebooks: int = 0) -> dict[str, int]:
+    """Write the tree; returns counts (files, with boilerplate, per template). ``notebooks``
+    more entries are written as ``.ipynb`` notebooks (the same share with boilerplate)."""
     rng = random.Random(seed)
     banned = triggers() if no_match else ()
     roots = [source_root] if source_root else [Path(sysconfig.get_paths()[k]) for k in ("purelib", "stdlib")]
@@ -148,10 +178,11 @@ def generate(out: Path, files: int, match_fraction: float, seed: int, no_match: 
     prepare_out(out)
     names = sorted(TEMPLATES)
     counts: dict[str, int] = {"files": 0, "with_boilerplate": 0}
-    matching = set() if no_match else set(rng.sample(range(files), round(files * match_fraction)))
+    total = files + notebooks
+    matching = set() if no_match else set(rng.sample(range(total), round(total * match_fraction)))
     source = iter(pool)
     used: list[Path] = []
-    for index in range(files):
+    for index in range(total):
         text = None
         for path in source:
             text = usable(path, banned, pasta_safe)
@@ -167,7 +198,12 @@ def generate(out: Path, files: int, match_fraction: float, seed: int, no_match: 
                 text = splice(text, render(name, rng))
                 counts[name] = counts.get(name, 0) + 1
             counts["with_boilerplate"] += 1
-        target = out / f"pkg{index // FILES_PER_DIR:03d}" / f"mod{index:05d}.py"
+        if index < files:
+            target = out / f"pkg{index // FILES_PER_DIR:03d}" / f"mod{index:05d}.py"
+        else:
+            target = out / f"notebooks{(index - files) // FILES_PER_DIR:03d}" / f"nb{index - files:05d}.ipynb"
+            text = notebook(text, rng)
+            counts["notebooks"] = counts.get("notebooks", 0) + 1
         target.parent.mkdir(exist_ok=True)
         target.write_text(text, encoding="utf-8")
         counts["files"] += 1
@@ -181,11 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--match-fraction", type=float, default=0.07, help="share of files with boilerplate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-match", action="store_true", help="no boilerplate, no trigger word anywhere")
+    parser.add_argument("--notebooks", type=int, default=0, help="also write this many .ipynb notebooks")
     parser.add_argument("--tf-upgrade-safe", action="store_true",
                         help="only filler that tf_upgrade_v2's parser (pasta) handles, so it can run on the tree")
     args = parser.parse_args(argv)
     counts = generate(args.out.resolve(), args.files, args.match_fraction, args.seed, args.no_match,
-                      pasta_safe=args.tf_upgrade_safe)
+                      pasta_safe=args.tf_upgrade_safe, notebooks=args.notebooks)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
