@@ -1,4 +1,4 @@
-"""Boilerplate templates for the benchmark tree, one per shape of /work/shared/PATTERNS.md.
+"""Boilerplate templates for the benchmark tree, one per shape of shared/PATTERNS.md.
 
 Each template is a ``string.Template`` over a few random parameters (seeds, names,
 thread counts), so a generated tree holds many spellings of each shape rather
