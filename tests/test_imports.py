@@ -104,10 +104,7 @@ def _both(text: str, unsafe: bool) -> tuple[str, str] | None:
         return None
     planned = engine.render(analysis, accepted)
     edits = [e for f in accepted for e in f.edits]
-    libcst_text = engine._render_with_libcst(analysis, edits).code
-    if libcst_text[:1] == "\n" and text[:1] != "\n":
-        libcst_text = libcst_text.lstrip("\r\n")
-    return planned, libcst_text
+    return planned, engine.final_text(engine._render_with_libcst(analysis, edits), text)
 
 
 @pytest.mark.parametrize("name,text", _sources(), ids=[n for n, _ in _sources()])

@@ -306,16 +306,23 @@ def version_gated(ctx: Context, node: cst.CSTNode) -> bool:
     their shape and contents (ImportError guards are not shims: their body is migrated)."""
     for ancestor in ctx.enclosing(node, (cst.Try, cst.If, cst.IfExp)):
         if isinstance(ancestor, cst.Try):
-            for handler in ancestor.handlers:
-                if handler.type is None:
-                    return True
-                names = ctx.code(handler.type)
-                if "AttributeError" in names or "NameError" in names:
-                    return True
+            if _catches(ctx, ancestor, ("AttributeError", "NameError")):
+                return True
         elif isinstance(ancestor, (cst.If, cst.IfExp)):
             test = ctx.code(ancestor.test)
             if "__version__" in test or "VERSION" in test or "hasattr(" in test:
                 return True
+    return False
+
+
+def _catches(ctx: Context, node: cst.Try, errors: tuple[str, ...]) -> bool:
+    """Whether a handler of ``node`` is bare or names one of ``errors``."""
+    for handler in node.handlers:
+        if handler.type is None:
+            return True
+        caught = ctx.code(handler.type)
+        if any(error in caught for error in errors):
+            return True
     return False
 
 
@@ -362,13 +369,10 @@ def _import_error_guarded(ctx: Context, stmt: cst.CSTNode) -> bool:
     ModuleNotFoundError, or bare) handler; a handler's own body does not count."""
     child, parent = stmt, ctx.parents.get(stmt)
     while parent is not None:
-        if isinstance(parent, cst.Try) and parent.body is child:
-            for handler in parent.handlers:
-                if handler.type is None:
-                    return True
-                caught = ctx.code(handler.type)
-                if "ImportError" in caught or "ModuleNotFoundError" in caught:
-                    return True
+        if isinstance(parent, cst.Try) and parent.body is child and _catches(
+            ctx, parent, ("ImportError", "ModuleNotFoundError")
+        ):
+            return True
         child, parent = parent, ctx.parents.get(parent)
     return False
 

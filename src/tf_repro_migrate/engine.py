@@ -110,11 +110,17 @@ def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
 class Analysis:
     """A parsed file and what the rules found in it, before anything is applied."""
 
-    module: cst.Module
-    wrapper: MetadataWrapper
     text: str
     findings: list[Finding]
     ctx: Context
+
+    @property
+    def module(self) -> cst.Module:
+        return self.ctx.module
+
+    @property
+    def wrapper(self) -> MetadataWrapper:
+        return self.ctx.wrapper
 
 
 def default_accepted(finding: Finding, options: Options) -> bool:
@@ -140,7 +146,7 @@ def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
     _hold_back_hard_imports(ctx)
     findings = _unsuppressed(ctx, text)
     findings.sort(key=lambda f: (f.line, f.col, f.code))
-    return Analysis(module, wrapper, text, findings, ctx)
+    return Analysis(text, findings, ctx)
 
 
 def render(analysis: Analysis, accepted: list[Finding]) -> str:
@@ -156,9 +162,14 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
         placed, lines = plan_additions(module, edits)
         new_module = apply_edits(module, [*edits, *removals, *placed], analysis.ctx.parents)
         new_module = finish_additions(new_module, lines)
+    return final_text(new_module, text)
+
+
+def final_text(new_module: cst.Module, text: str) -> str:
+    """The code of the rewritten module, without blank lines its removed first statements left."""
     new_text = new_module.code
     if new_text[:1] in ("\n", "\r") and text[:1] not in ("\n", "\r"):
-        new_text = new_text.lstrip("\r\n")  # the removed first statements' blank lines
+        new_text = new_text.lstrip("\r\n")
     return new_text
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Assignment, ImportAssignment
 
 from tf_repro_migrate.context import Context
@@ -127,18 +128,9 @@ class _Collector(cst.CSTVisitor):
         return {n.value for n in self.names if isinstance(n, cst.Name) and id(n) not in self.labels}
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
-    return None
-
-
 def _keys_for(ctx: Context, node: cst.Name | cst.Attribute) -> set[_Key]:
     """The imports ``node`` refers to, as libcst's ``RemovedNodeVisitor`` finds them."""
-    local = _dotted(node)
+    local = get_full_name_for_node(node)
     scope = ctx.scopes.get(node)
     if local is None or scope is None:
         return set()
@@ -167,7 +159,7 @@ def _key_of(stmt: ImportNode, alias: cst.ImportAlias) -> _Key | None:
         return _Key(alias.evaluated_name, None, alias.evaluated_alias)
     if stmt.relative or stmt.module is None:
         return None
-    module = _dotted(stmt.module)
+    module = get_full_name_for_node(stmt.module)
     return None if module is None else _Key(module, alias.evaluated_name, alias.evaluated_alias)
 
 

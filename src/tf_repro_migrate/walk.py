@@ -133,12 +133,6 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
         self._compute(index)
         return self._computed[node]
 
-    def get(self, node, default=None):  # type: ignore[no-untyped-def,override]
-        try:
-            return self[node]
-        except KeyError:
-            return default
-
     def __iter__(self) -> Iterator[cst.CSTNode]:
         raise TypeError("LazyPositions cannot be iterated")
 
