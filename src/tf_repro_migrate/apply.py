@@ -14,12 +14,13 @@ from typing import Mapping, Sequence
 
 import libcst as cst
 
-from tf_repro_migrate.findings import Edit, InsertAfter, ReplaceNode, ReplaceStatement
+from tf_repro_migrate.findings import Edit, InsertAfter, InsertBefore, ReplaceNode, ReplaceStatement
 
 
 @dataclass
 class _StatementOps:
     replacement: list[cst.BaseStatement] | None = None
+    before: list[cst.BaseStatement] = field(default_factory=list)
     after: list[cst.BaseStatement] = field(default_factory=list)
 
 
@@ -39,6 +40,8 @@ def apply_edits(
             stmts.setdefault(edit.old, _StatementOps()).replacement = list(edit.new)
         elif isinstance(edit, InsertAfter):
             stmts.setdefault(edit.anchor, _StatementOps()).after.extend(edit.new)
+        elif isinstance(edit, InsertBefore):
+            stmts.setdefault(edit.anchor, _StatementOps()).before.extend(edit.new)
     if not exprs and not stmts:
         return module
     on_path: set[cst.CSTNode] | None = None
@@ -139,7 +142,7 @@ class _Applier(cst.CSTTransformer):
             pieces: list[cst.BaseStatement] = (
                 [cst.SimpleStatementLine(body=[upd])] if ops.replacement is None else ops.replacement
             )
-            for piece in [*pieces, *ops.after]:
+            for piece in [*ops.before, *pieces, *ops.after]:
                 if not isinstance(piece, cst.SimpleStatementLine):
                     raise ValueError("compound statement cannot go into a one-line suite")
                 smalls.extend(piece.body)
@@ -172,7 +175,11 @@ class _Applier(cst.CSTTransformer):
                     emit(upd)
                     continue
                 pieces = list(ops.replacement) if ops.replacement is not None else [upd]
-                if ops.replacement is not None:
+                if ops.before:  # the statement's comments go above what is inserted before it
+                    if pieces and pieces[0] is upd:
+                        pieces[0] = upd.with_changes(leading_lines=())
+                    pieces = self._carry_comments(upd, [*ops.before, *pieces])
+                elif ops.replacement is not None:
                     pieces = self._carry_comments(upd, pieces)
                 pieces += ops.after
             if not pieces:
@@ -211,11 +218,17 @@ class _Applier(cst.CSTTransformer):
                 kept.clear()
 
         replaced_any = False
+        inserted_before: set[int] = set()  # ids of pieces that were inserted before the line's code
         for o_small, u_small in zip(orig.body, upd.body):
             ops = self.stmts.get(o_small)
             if ops is None:
                 kept.append(u_small)
                 continue
+            if ops.before:
+                flush()
+                if not pieces:
+                    inserted_before.update(id(p) for p in ops.before)
+                pieces.extend(ops.before)
             if ops.replacement is None:
                 kept.append(u_small)
                 flush()
@@ -228,18 +241,21 @@ class _Applier(cst.CSTTransformer):
         if not pieces:
             return []
         # The line's comments: those above go with its first piece, the one beside it
-        # stays beside the first piece (or above it, when that piece is compound).
+        # stays beside the first piece of the line's own code (or above it, when that piece
+        # is compound); an import inserted before the line does not take it.
         trailing = upd.trailing_whitespace
-        first = pieces[0]
-        first = _with_leading(first, upd.leading_lines)
+        pieces[0] = _with_leading(pieces[0], upd.leading_lines)
+        own = next((i for i, p in enumerate(pieces) if id(p) not in inserted_before), 0)
+        first = pieces[own]
         if trailing.comment is not None:
             if isinstance(first, cst.SimpleStatementLine) and first.trailing_whitespace.comment is None:
                 first = first.with_changes(trailing_whitespace=trailing)
             else:
                 first = first.with_changes(leading_lines=[*first.leading_lines, _comment_line(trailing.comment)])
-        elif not replaced_any and len(pieces) == 1 and isinstance(first, cst.SimpleStatementLine):
+        elif not replaced_any and len(pieces) - own == 1 and isinstance(first, cst.SimpleStatementLine):
             first = first.with_changes(trailing_whitespace=trailing)
-        return [first, *pieces[1:]]
+        pieces[own] = first
+        return pieces
 
 
 def _fix_semicolons(smalls: Sequence[cst.BaseSmallStatement]) -> list[cst.BaseSmallStatement]:

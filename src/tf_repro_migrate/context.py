@@ -11,6 +11,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
     ClassScope,
+    ComprehensionScope,
     CodeRange,
     ExpressionContextProvider,
     GlobalScope,
@@ -22,7 +23,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from tf_repro_migrate.findings import AddImport, Edit, Finding, Safety
+from tf_repro_migrate.findings import AddImport, Edit, Finding, InsertBefore, Safety
 from tf_repro_migrate.walk import LazyPositions, PositionProvidingCodegenState, TreeIndex, expression_contexts
 
 BlockNode = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
@@ -52,6 +53,7 @@ class Context:
         self.options = options
         self.findings: list[Finding] = []
         self.claimed: set[cst.CSTNode] = set()
+        self.rule_order = 50  # the order of the rule running now, stamped on its findings
         self.cache: dict[str, object] = {}
         self._calls: dict[str, list[cst.Call]] | None = None
         self._blocks: dict[cst.CSTNode, list[cst.CSTNode]] = {}
@@ -179,29 +181,72 @@ class Context:
 
     def module_alias(self, node: cst.CSTNode, module: str, also: Sequence[str] = ()) -> str | None:
         """The name under which ``module`` (or one of ``also``) is imported, visible from ``node``."""
-        wanted = {module, *also}
+        found = self._module_binding(node, {module, *also})
+        return None if found is None else found[0]
+
+    def _module_binding(
+        self, node: cst.CSTNode, wanted: set[str]
+    ) -> tuple[str, Scope, list[cst.Import | cst.ImportFrom], str] | None:
+        """(bound name, the scope binding it, the import statements that bind it to a wanted
+        module, the module) for the innermost scope visible from ``node`` that imports one."""
         scope: Scope | None = self.scopes.get(node)
         start = scope
         while scope is not None:
             if not (isinstance(scope, ClassScope) and scope is not start):
+                found: dict[str, tuple[list[cst.Import | cst.ImportFrom], str]] = {}
+                order: list[str] = []
                 for assignment in scope.assignments:
                     imp = getattr(assignment, "node", None)
+                    target = None
                     if isinstance(imp, cst.Import):
                         for alias in imp.names:
                             bound = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
-                            target = alias.evaluated_name if alias.evaluated_alias else bound
-                            if bound == assignment.name and target in wanted:
-                                return bound
+                            name = alias.evaluated_name if alias.evaluated_alias else bound
+                            if bound == assignment.name and name in wanted:
+                                target = name
                     elif isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
                         base = _dotted(imp.module) if imp.module is not None and not imp.relative else None
                         for alias in imp.names:
                             bound = alias.evaluated_alias or alias.evaluated_name
                             if base and bound == assignment.name and f"{base}.{alias.evaluated_name}" in wanted:
-                                return bound
+                                target = f"{base}.{alias.evaluated_name}"
+                    if target is not None and isinstance(imp, (cst.Import, cst.ImportFrom)):
+                        if assignment.name not in found:
+                            found[assignment.name] = ([], target)
+                            order.append(assignment.name)
+                        found[assignment.name][0].append(imp)
+                if found:
+                    # Several names for the module (``import tensorflow as tf`` and ``as tf2``): the
+                    # one imported first, so the answer does not depend on set iteration order.
+                    best = min(order, key=lambda n: min(self.sort_key(i) for i in found[n][0]))
+                    imports, target = found[best]
+                    return best, scope, sorted(imports, key=self.sort_key), target
             if isinstance(scope, GlobalScope):
                 break
             scope = scope.parent
         return None
+
+    def bound_before(self, node: cst.CSTNode, module: str, also: Sequence[str] = ()) -> tuple[str | None, str | None]:
+        """How ``module`` is spelled at ``node``, and an import line for just before the new code
+        at ``node`` when the binding is not there yet when that code runs.
+
+        Returns ``(None, None)`` when nothing visible imports the module. The binding is there
+        when an import of it in the node's own scope (a comprehension counts as the code around
+        it) comes earlier in the source; a name the node's function takes from an enclosing
+        scope is bound by the time the function runs."""
+        found = self._module_binding(node, {module, *also})
+        if found is None:
+            return None, None
+        name, scope, imports, target = found
+        own: Scope | None = self.scopes.get(node)
+        while isinstance(own, ComprehensionScope):
+            own = own.parent
+        if own is not scope:
+            return name, None
+        here = self.sort_key(node)
+        if any(self.sort_key(imp) <= here for imp in imports):  # at ``node``: code goes after it
+            return name, None
+        return name, _import_line(target, name)
 
     def imported_later(self, node: cst.CSTNode, name: str) -> bool:
         """True when module-level ``node`` runs before every import that binds ``name``."""
@@ -216,8 +261,12 @@ class Context:
         return True
 
     def tf_prelude(self, node: cst.CSTNode, tf: str) -> list[str]:
-        """An inline ``import tensorflow as tf`` for new code that runs before the file's own import."""
-        if self.imported_later(node, tf):
+        """An inline ``import tensorflow as tf`` for new code that runs before the file binds ``tf``
+        (a module-level import further down, or a function-local import below the code)."""
+        name, line = self.bound_before(node, "tensorflow")
+        if name == tf and line is not None:
+            return [line]
+        if name is None and self.imported_later(node, tf):
             return [f"import tensorflow as {tf}" if tf != "tensorflow" else "import tensorflow"]
         return []
 
@@ -229,19 +278,46 @@ class Context:
             return "tf"
         return name
 
+    def spell_module(self, node: cst.CSTNode, module: str, alias: str | None, edits: list[Edit],
+                     also: Sequence[str] = ()) -> str | None:
+        """The spelling of ``module`` for new code in the statement holding ``node``, with the edit
+        that makes it bound there: nothing when it already is, an import just before that
+        statement when the file binds it only later (never a use before the binding), else an
+        import at the top (``alias`` or the plain name). None when the name is taken by
+        something else and no other spelling is free."""
+        name, line = self.bound_before(node, module, also)
+        if name is not None:
+            if line is not None:
+                edits.append(InsertBefore(self.unit_of(node), [statement(line + "\n", self.module)]))
+            return name
+        wanted = alias or module.split(".")[0]
+        scope = self.scopes.get(node)
+        if scope is not None and wanted in scope:
+            return None
+        edits.append(AddImport(module, alias))
+        return wanted
+
+    def python_random(self, node: cst.CSTNode, edits: list[Edit]) -> str:
+        """The spelling of Python's ``random`` module at ``node`` (``import random`` added when
+        needed; ``python_random`` when ``random`` names something else, e.g. ``tf.random``)."""
+        name = self.spell_module(node, "random", None, edits)
+        if name is None:
+            name = self.spell_module(node, "random", "python_random", edits) or "python_random"
+        return name
+
     def keras_utils(self, node: cst.CSTNode, edits: list[Edit]) -> str:
         """The spelling of ``keras.utils`` for the configured Keras target."""
         if self.options.keras_target == "tf.keras":
-            return f"{self.tf_name(node, edits)}.keras.utils"
-        name = self.module_alias(node, "keras", also=("tensorflow.keras",))
+            return f"{self.tf_spelling(node, edits)}.keras.utils"
+        name = self.spell_module(node, "keras", None, edits, also=("tensorflow.keras",))
         if name is not None:
             return f"{name}.utils"
-        scope = self.scopes.get(node)
-        if scope is not None and "keras" in scope:
-            # "keras" is taken by something else (e.g. the backend module): go through tf.
-            return f"{self.tf_name(node, edits)}.keras.utils"
-        edits.append(AddImport("keras"))
-        return "keras.utils"
+        # "keras" is taken by something else (e.g. the backend module): go through tf.
+        return f"{self.tf_spelling(node, edits)}.keras.utils"
+
+    def tf_spelling(self, node: cst.CSTNode, edits: list[Edit]) -> str:
+        """``tf_name`` for new code in the statement holding ``node``, never used before it is bound."""
+        return self.spell_module(node, "tensorflow", "tf", edits) or self.tf_name(node, edits)
 
     # -- statements and blocks ---------------------------------------------------------------
 
@@ -301,9 +377,14 @@ class Context:
         safety: Safety,
         edits: Sequence[Edit] = (),
         claim: Iterable[cst.CSTNode] = (),
+        bundle: str | None = None,
     ) -> Finding:
+        """Record what a rule would do. ``claim`` is the rule's own bookkeeping (nodes it has
+        dealt with); no rule reads another's claims: overlapping edits are resolved by the
+        engine once it knows which findings are accepted."""
         pos = self.positions[node].start
-        finding = Finding(code, pos.line, pos.column + 1, message, safety, list(edits))
+        finding = Finding(code, pos.line, pos.column + 1, message, safety, list(edits), bundle=bundle,
+                          order=self.rule_order)
         self.findings.append(finding)
         self.claimed.update(claim)
         return finding
@@ -373,6 +454,16 @@ def _imports_by_binding(
             if not bucket or bucket[-1] is not stmt:
                 bucket.append(stmt)
     return index
+
+
+def _import_line(target: str, name: str) -> str:
+    """The import statement that binds ``name`` to the module ``target``."""
+    if name == target:
+        return f"import {target}"
+    base, _, obj = target.rpartition(".")
+    if base:  # bound by a from-import (``from tensorflow import keras``)
+        return f"from {base} import {obj}" + ("" if obj == name else f" as {name}")
+    return f"import {target} as {name}"
 
 
 def statement(code: str, module: cst.Module) -> cst.BaseStatement:

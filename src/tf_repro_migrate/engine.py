@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -29,8 +29,23 @@ from libcst.metadata import MetadataWrapper
 from tf_repro_migrate.analysis import compat_v1_file, optional_import_of
 from tf_repro_migrate.apply import apply_edits
 from tf_repro_migrate.context import Context, Options
-from tf_repro_migrate.findings import AddImport, Edit, Finding, ReplaceNode, ReplaceStatement, Safety
-from tf_repro_migrate.imports import finish_additions, plan_additions, plan_removals
+from tf_repro_migrate.findings import (
+    AddImport,
+    Edit,
+    Finding,
+    InsertAfter,
+    InsertBefore,
+    ReplaceNode,
+    ReplaceStatement,
+    Safety,
+)
+from tf_repro_migrate.imports import (
+    IMPORT_TIME_MODULES,
+    finish_additions,
+    import_floor,
+    plan_additions,
+    plan_removals,
+)
 from tf_repro_migrate.prescreen import could_match
 from tf_repro_migrate.rules import Rule, all_rules, all_triggers
 
@@ -95,15 +110,139 @@ def migrate_source(text: str, options: Options | None = None) -> Result:
     return migrate_module(parse(text), text, options)
 
 
-def migrate_module(module: cst.Module, text: str, options: Options) -> Result:
+Decide = Callable[[list[Finding], "Analysis"], bool]
+
+
+def migrate_module(module: cst.Module, text: str, options: Options, decide: Decide | None = None) -> Result:
+    """Analyse, decide which fixes to take, resolve their overlaps, render.
+
+    ``decide`` is asked about each change in turn (a finding, or the findings of a bundle,
+    together) that the default policy would apply and that the changes accepted so far do
+    not already replace; without it every such change is taken (``--write``). ``--interactive``
+    passes a function that shows the change and asks."""
     analysis = analyse_module(module, text, options)
-    accepted = [f for f in analysis.findings if default_accepted(f, options)]
+    accepted = choose(analysis, options, decide)
     if not accepted:
-        return Result(text, text, analysis.findings)
+        return Result(text, text, _visible(analysis.findings))
     new_text = render(analysis, accepted)
     for f in accepted:
         f.applied = True
-    return Result(text, new_text, analysis.findings)
+    return Result(text, new_text, _visible(analysis.findings))
+
+
+def choose(analysis: "Analysis", options: Options, decide: Decide | None = None) -> list[Finding]:
+    """The findings whose edits are applied, in priority order: each change the default policy
+    takes (safe fixes; unsafe ones with ``--unsafe-fixes``) unless ``decide`` declines it, minus
+    those that an accepted change makes moot (their edits lie inside code it replaces)."""
+    accepted: list[Finding] = []
+    for change in changes(analysis.findings, options):
+        trial = [*accepted, *change]
+        if len(_resolve(trial)[0]) != len(trial):
+            continue  # an accepted change already replaces this code
+        if decide is None or decide(change, analysis):
+            accepted = trial
+    final, superseded = _resolve(accepted)
+    for f in analysis.findings:
+        f.superseded_by = superseded.get(id(f))
+    # A candidate that was never offered because accepted code replaces it is superseded too.
+    for change in changes(analysis.findings, options):
+        for f in change:
+            if f not in final and f.superseded_by is None and len(_resolve([*final, f])[0]) != len(final) + 1:
+                f.superseded_by = _resolve([*final, f])[1].get(id(f), "?")
+    return final
+
+
+def changes(findings: list[Finding], options: Options) -> list[list[Finding]]:
+    """The candidate changes in priority order (earlier rule first, then position): single
+    findings, or the findings of one bundle together (only when all of them are candidates)."""
+    candidates = sorted((f for f in findings if default_accepted(f, options)), key=_priority)
+    bundles: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.bundle is not None and f.edits:
+            bundles.setdefault(f.bundle, []).append(f)
+    out: list[list[Finding]] = []
+    seen: set[str] = set()
+    for f in candidates:
+        if f.bundle is None:
+            out.append([f])
+        elif f.bundle not in seen:
+            seen.add(f.bundle)
+            members = bundles[f.bundle]
+            if all(default_accepted(m, options) for m in members):
+                out.append(sorted(members, key=_priority))
+    return out
+
+
+def _priority(f: Finding) -> tuple[int, int, int, str]:
+    return (f.order, f.line, f.col, f.code)
+
+
+def resolve(accepted: list[Finding]) -> list[Finding]:
+    """The accepted findings whose edits survive, in priority order (see ``_resolve``)."""
+    return _resolve(accepted)[0]
+
+
+def _resolve(accepted: list[Finding]) -> tuple[list[Finding], dict[int, str]]:
+    """The accepted findings whose edits survive, in priority order, and for each one dropped
+    (by id) the code of the finding that replaces it.
+
+    A finding whose edits touch code that an earlier (higher-priority) accepted finding replaces
+    or removes is superseded, and so is every finding of its bundle. An insertion anchored
+    *at* a replaced statement composes with the replacement (it goes after it); one anchored
+    inside it does not."""
+    ordered = sorted(accepted, key=_priority)
+    inside: set[int] = set()  # ids of nodes strictly inside replaced code
+    replaced: set[int] = set()  # ids of replaced nodes
+    kept: list[Finding] = []
+    superseded: dict[int, str] = {}
+    dropped_bundles: dict[str, str] = {}
+    winners: dict[int, str] = {}
+    for f in ordered:
+        olds = [e.old for e in f.edits if isinstance(e, (ReplaceNode, ReplaceStatement))]
+        anchors = [e.anchor for e in f.edits if isinstance(e, (InsertAfter, InsertBefore))]
+        clash = next((winners.get(id(n), "?") for n in olds if id(n) in inside or id(n) in replaced), None)
+        clash = clash or next((winners.get(id(n), "?") for n in anchors if id(n) in inside), None)
+        own: set[int] = set()
+        if clash is None:
+            for node in olds:
+                own |= _descendants(node)
+            hit = own & replaced
+            if hit:  # it would replace code that another accepted finding already edits
+                clash = winners.get(next(iter(sorted(hit))), "?")
+        if clash is not None:
+            superseded[id(f)] = clash
+            if f.bundle is not None:
+                dropped_bundles[f.bundle] = clash
+            continue
+        kept.append(f)
+        for node in olds:
+            replaced.add(id(node))
+            winners[id(node)] = f.code
+        for d in own - replaced:
+            inside.add(d)
+            winners.setdefault(d, f.code)
+    if dropped_bundles:
+        for f in kept:
+            if f.bundle in dropped_bundles:
+                superseded[id(f)] = dropped_bundles[f.bundle]
+        kept = [f for f in kept if f.bundle not in dropped_bundles]
+    return kept, superseded
+
+
+def _descendants(node: cst.CSTNode) -> set[int]:
+    """Ids of ``node`` and every node below it."""
+    found: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        found.add(id(current))
+        stack.extend(current.children)
+    return found
+
+
+def _visible(findings: list[Finding]) -> list[Finding]:
+    """What the user is shown: not the findings an applied change replaced."""
+    return [f for f in findings if f.superseded_by is None or f.applied]
 
 
 @dataclass
@@ -142,6 +281,7 @@ def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
             continue
         if rule_cls.triggers and not any(t in text for t in rule_cls.triggers):
             continue
+        ctx.rule_order = rule_cls.order
         rule_cls().run(ctx)
     _hold_back_hard_imports(ctx)
     findings = _unsuppressed(ctx, text)
@@ -159,7 +299,7 @@ def render(analysis: Analysis, accepted: list[Finding]) -> str:
     if removals is None:
         new_module = _render_with_libcst(analysis, edits)
     else:
-        placed, lines = plan_additions(module, edits)
+        placed, lines = plan_additions(module, edits, import_floor(analysis.ctx))
         new_module = apply_edits(module, [*edits, *removals, *placed], analysis.ctx.parents)
         new_module = finish_additions(new_module, lines)
     return final_text(new_module, text)
@@ -177,19 +317,20 @@ def _render_with_libcst(analysis: Analysis, edits: list[Edit]) -> cst.Module:
     """The edits, then libcst's import visitors (the shapes ``plan_removals`` leaves to them)."""
     module, wrapper = analysis.module, analysis.wrapper
     from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+    from libcst.codemod.visitors import RemoveImportsVisitor
     try:  # libcst's own helper behind remove_unused_import_by_node; private, so fall back if it moves
         from libcst.codemod.visitors._remove_imports import RemovedNodeVisitor
     except ImportError:  # pragma: no cover - depends on the libcst version
         RemovedNodeVisitor = None  # type: ignore[assignment,misc]
 
-    new_module = apply_edits(module, edits)
+    # New imports are placed as on the main path (after the first import block, never above an
+    # environment write that the first TensorFlow import reads), then libcst removes the unused ones.
+    placed, lines = plan_additions(module, edits, import_floor(analysis.ctx))
+    new_module = finish_additions(apply_edits(module, [*edits, *placed]), lines)
     imports = CodemodContext(wrapper=wrapper)
     removed_names: RemovedNodeVisitor | None = None
     for edit in edits:
-        if isinstance(edit, AddImport):
-            AddImportsVisitor.add_needed_import(imports, edit.module, asname=edit.asname)
-        elif isinstance(edit, (ReplaceStatement, ReplaceNode)):
+        if isinstance(edit, (ReplaceStatement, ReplaceNode)):
             if isinstance(edit.old, (cst.Import, cst.ImportFrom)) or RemovedNodeVisitor is None:
                 RemoveImportsVisitor.remove_unused_import_by_node(imports, edit.old)
             else:
@@ -197,8 +338,13 @@ def _render_with_libcst(analysis: Analysis, edits: list[Edit]) -> cst.Module:
                 # edits: building a matcher visitor costs more than visiting a statement.
                 removed_names = removed_names or RemovedNodeVisitor(imports)
                 edit.old.visit(removed_names)
-    if imports.scratch.get(AddImportsVisitor.CONTEXT_KEY):
-        new_module = transform(AddImportsVisitor(imports), new_module)
+    scheduled = imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY)
+    if scheduled:
+        # ``import tensorflow`` / ``import keras`` stay even when unused (imports.keeps_running).
+        imports.scratch[RemoveImportsVisitor.CONTEXT_KEY] = [
+            entry for entry in scheduled
+            if not (entry[1] is None and entry[0] in IMPORT_TIME_MODULES)
+        ]
     if imports.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
         new_module = remove_unused_imports(imports, new_module)
     return new_module

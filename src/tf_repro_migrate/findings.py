@@ -48,6 +48,15 @@ class InsertAfter:
 
 
 @dataclass(frozen=True)
+class InsertBefore:
+    """Insert whole statements before a statement unit (before its replacement, if any):
+    an import that must run before new code which needs it (the file binds the name later)."""
+
+    anchor: cst.CSTNode
+    new: Sequence[cst.BaseStatement]
+
+
+@dataclass(frozen=True)
 class AddImport:
     """Make sure ``import module as asname`` (or ``import module``) is present."""
 
@@ -55,7 +64,7 @@ class AddImport:
     asname: str | None = None
 
 
-Edit = Union[ReplaceNode, ReplaceStatement, InsertAfter, AddImport]
+Edit = Union[ReplaceNode, ReplaceStatement, InsertAfter, InsertBefore, AddImport]
 
 
 @dataclass
@@ -70,6 +79,13 @@ class Finding:
     edits: list[Edit] = field(default_factory=list, repr=False, compare=False)
     applied: bool = False
     cell: int | None = None
+    # Findings with the same bundle only make sense together (a config and the session built
+    # from it): they are offered, accepted and applied as one change.
+    bundle: str | None = field(default=None, compare=False)
+    # The rule's order (rules/__init__.py): when accepted edits overlap, the earlier rule wins.
+    order: int = field(default=50, repr=False, compare=False)
+    # The code of the accepted finding whose edits replace this one's (set when resolving).
+    superseded_by: str | None = field(default=None, compare=False)
 
     @property
     def fixable(self) -> bool:

@@ -80,6 +80,8 @@ def plan_removals(ctx: Context, text: str, edits: Sequence[Edit]) -> list[Edit] 
             key = _key_of(stmt, alias)
             if key is None or key not in keys:
                 continue
+            if keeps_running(stmt, alias):
+                continue
             bound = _bound_name(alias)
             if bound is None:
                 return None  # ``import a.b``: libcst matches it by dotted prefix
@@ -95,6 +97,20 @@ def plan_removals(ctx: Context, text: str, edits: Sequence[Edit]) -> list[Edit] 
             return None
         plan.append(edit)
     return plan
+
+
+# Importing these runs code that matters to the program: it consumes Python ``random`` state
+# and reads import-time settings (``KERAS_BACKEND``, ``TF_ENABLE_ONEDNN_OPTS``, ...). A plain
+# ``import tensorflow`` / ``import keras`` (the package itself, with or without ``as``) left
+# unused by the edits stays where it is, so TF is still first imported at the same point of
+# the program. Submodule imports (``import keras.backend.tensorflow_backend as KTF``) and
+# from-imports go when unused: many of them no longer exist in TF 2 / Keras 3.
+IMPORT_TIME_MODULES = frozenset({"tensorflow", "keras", "tf_keras"})
+
+
+def keeps_running(stmt: ImportNode, alias: cst.ImportAlias) -> bool:
+    """A plain import of TensorFlow or Keras: never removed, even when the edits leave it unused."""
+    return isinstance(stmt, cst.Import) and alias.evaluated_name in IMPORT_TIME_MODULES
 
 
 def _new_nodes(edit: Edit) -> Iterable[cst.CSTNode]:
@@ -209,10 +225,15 @@ def _removal(stmt: ImportNode, doomed: list[cst.ImportAlias]) -> Edit | None:
 # -- adding imports ---------------------------------------------------------------------------
 
 
-def plan_additions(module: cst.Module, edits: Sequence[Edit]) -> tuple[list[Edit], list[cst.SimpleStatementLine]]:
+def plan_additions(
+    module: cst.Module, edits: Sequence[Edit], floor: cst.CSTNode | None = None
+) -> tuple[list[Edit], list[cst.SimpleStatementLine]]:
     """The ``import m`` / ``import m as a`` lines ``edits`` ask for, placed where libcst's
     AddImportsVisitor puts them: after the first block of import lines of the edited module
     (after a docstring), unless that block already has them.
+
+    ``floor`` (see ``import_floor``) is a top-level statement that new TensorFlow / Keras
+    imports must not go above: they go right after it instead.
 
     Returns an edit that inserts them after the block's last line (empty when the block is
     empty: ``finish_additions`` then puts them at the top) and the new lines."""
@@ -251,9 +272,57 @@ def plan_additions(module: cst.Module, edits: Sequence[Edit]) -> tuple[list[Edit
     new = [cst.parse_statement(f"import {m}", config=config) for m in sorted(plain)]
     new += [cst.parse_statement(f"import {m} as {a}", config=config) for m, a in aliases.items()]
     lines: list[cst.SimpleStatementLine] = new  # type: ignore[assignment]
+    late: list[Edit] = []
+    if floor is not None and lines:
+        position = {id(stmt): i for i, stmt in enumerate(body)}
+        top = position.get(id(floor))
+        end = position.get(id(block[-1])) if block else start - 1
+        if top is not None and end is not None and end < top:
+            heavy = [ln for ln in lines if _top_module(ln) in IMPORT_TIME_MODULES]
+            if heavy:
+                lines = [ln for ln in lines if ln not in heavy]
+                anchor = floor.body[-1] if isinstance(floor, cst.SimpleStatementLine) else floor
+                late = [InsertAfter(anchor, heavy)]
     if not lines or not block:
-        return [], lines
-    return [InsertAfter(block[-1].body[0], lines)], lines
+        return late, lines
+    return [InsertAfter(block[-1].body[0], lines), *late], lines
+
+
+def _top_module(line: cst.SimpleStatementLine) -> str:
+    small = line.body[0]
+    assert isinstance(small, cst.Import)
+    return small.names[0].evaluated_name.split(".")[0]
+
+
+def import_floor(ctx: Context) -> cst.CSTNode | None:
+    """The top-level statement holding the file's first TensorFlow/Keras import, when an
+    environment write (``os.environ[...] = ...``, ``os.putenv``) runs at module level before
+    it: those are read when TensorFlow / Keras is imported, so a new import of either must
+    not go above them."""
+    from tf_repro_migrate.analysis import env_writes
+
+    body = ctx.module.body
+    position = {id(stmt): i for i, stmt in enumerate(body)}
+
+    def top_of(node: cst.CSTNode) -> int | None:
+        current: cst.CSTNode | None = node
+        while current is not None and id(current) not in position:
+            current = ctx.parents.get(current)
+        return None if current is None else position[id(current)]
+
+    first = None
+    for stmt in ctx.import_statements():
+        names = [a.evaluated_name for a in stmt.names] if isinstance(stmt, cst.Import) else (
+            [get_full_name_for_node(stmt.module) or ""] if stmt.module is not None and not stmt.relative else [])
+        if any(n.split(".")[0] in IMPORT_TIME_MODULES for n in names):
+            first = top_of(stmt)
+            break
+    if first is None:
+        return None
+    writes = [top_of(w.unit) for w in env_writes(ctx)]
+    if any(w is not None and w < first for w in writes):
+        return body[first]
+    return None
 
 
 def _statement_fates(edits: Sequence[Edit]) -> tuple[set[cst.CSTNode], set[cst.CSTNode]]:

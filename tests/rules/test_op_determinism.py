@@ -58,7 +58,10 @@ def test_tfdeterminism_patch_is_replaced():
         """,
         """
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(1)
+        random.seed(1)
         tf.config.experimental.enable_op_determinism()
         """,
     )

@@ -17,6 +17,7 @@ def test_three_seeds_with_one_literal_become_one_call():
         model = keras.Sequential()
         """,
         """
+        import tensorflow as tf
         import keras
 
         keras.utils.set_random_seed(7)  # for reproducibility
@@ -40,7 +41,7 @@ def test_boilerplate_and_comments_between_do_not_break_the_group():
         """,
         """
         import os
-        import numpy as np
+        import numpy as np, tensorflow as tf
         import keras
 
         SEED = 11
@@ -61,14 +62,29 @@ def test_parameter_with_int_default_is_consolidated_in_a_helper():
 
         def set_seeds(s=0):
             random.seed(s); np.random.seed(s)
-            tf.random.set_seed(s)
+            tf.set_random_seed(s)
         """,
         """
+        import tensorflow as tf
         import keras
 
         def set_seeds(s=0):
             keras.utils.set_random_seed(s)
         """,
+    )
+
+
+def test_file_already_using_tf2_seed_names_is_not_reshuffled():
+    check_noop(
+        """
+        import random
+        import numpy as np
+        import tensorflow as tf
+
+        def set_seeds(s=0):
+            random.seed(s); np.random.seed(s)
+            tf.random.set_seed(s)
+        """
     )
 
 
@@ -85,6 +101,7 @@ def test_int_cast_from_environment_is_never_none():
         """,
         """
         import os
+        import tensorflow as tf
         import keras
 
         SEED = int(os.environ.get('MY_SEED', 0))
@@ -161,7 +178,8 @@ def test_argparse_seed_stays_separate():
     )
 
 
-def test_only_two_libraries_seeded_is_not_merged():
+def test_numpy_and_tf_pair_with_one_value_becomes_keras_set_random_seed():
+    # keras.utils.set_random_seed also seeds Python's random, which Keras 3 draws its default seeds from.
     check_transformed(
         """
         import numpy as np
@@ -171,11 +189,11 @@ def test_only_two_libraries_seeded_is_not_merged():
         tf.set_random_seed(seed)
         """,
         """
-        import numpy as np
         import tensorflow as tf
+        import keras
+
         seed = 11
-        np.random.seed(seed)
-        tf.random.set_seed(seed)
+        keras.utils.set_random_seed(seed)
         """,
     )
 
@@ -233,6 +251,7 @@ def test_keras_from_tensorflow_is_reused():
         tf.set_random_seed(3)
         """,
         """
+        import tensorflow as tf
         from tensorflow import keras
         keras.utils.set_random_seed(3)
         """,
@@ -265,7 +284,8 @@ def test_torch_seeding_is_left_alone():
 
 
 def test_tensorflow_random_module_shadowing_python_random():
-    check_transformed(
+    # ``random`` is tf.random here; the TF seed is already the TF2 name: nothing to change.
+    check_noop(
         """
         import random as python_random
         import numpy as np
@@ -274,11 +294,28 @@ def test_tensorflow_random_module_shadowing_python_random():
         python_random.seed(2)
         np.random.seed(2)
         random.set_seed(2)
+        """
+    )
+
+
+def test_tf1_seed_next_to_tensorflow_random_shadowing_python_random():
+    check_transformed(
+        """
+        import random as python_random
+        import numpy as np
+        from tensorflow import random
+        import tensorflow as tf
+        python_random.seed(2)
+        np.random.seed(2)
+        tf.set_random_seed(2)
+        x = random.uniform([1])
         """,
         """
+        from tensorflow import random
         import tensorflow as tf
         import keras
 
         keras.utils.set_random_seed(2)
+        x = random.uniform([1])
         """,
     )

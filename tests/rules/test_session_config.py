@@ -48,6 +48,7 @@ def test_placement_and_logging_fields():
         """,
         """
         import tensorflow as tf
+        import keras
         tf.config.set_soft_device_placement(True)
         tf.debugging.set_log_device_placement(False)
         """,

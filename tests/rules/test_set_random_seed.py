@@ -22,7 +22,10 @@ def test_every_tf1_spelling_becomes_tf_random_set_seed(call):
         """,
         """
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(1234)  # for reproducibility
+        random.seed(1234)
         """,
     )
 
@@ -35,7 +38,10 @@ def test_keyword_form_and_expression_are_copied_verbatim():
         """,
         """
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(seed=i + 1000 * rank)
+        random.seed(i + 1000 * rank)
         """,
     )
 
@@ -48,7 +54,10 @@ def test_alias_resolved_through_imports():
         """,
         """
         import tensorflow as tensor_flow
+        import random
+
         tensor_flow.random.set_seed(3)
+        random.seed(3)
         """,
     )
 
@@ -61,9 +70,11 @@ def test_bare_name_from_import_gets_tf_import_and_loses_old_import(module):
         set_random_seed(5)
         """,
         """
+        import random
         import tensorflow as tf
 
         tf.random.set_seed(5)
+        random.seed(5)
         """,
     )
 
@@ -77,9 +88,11 @@ def test_from_import_shared_with_other_names_keeps_them():
         """,
         """
         from tensorflow import constant
+        import random
         import tensorflow as tf
 
         tf.random.set_seed(5)
+        random.seed(5)
         x = constant(1)
         """,
     )
@@ -95,9 +108,12 @@ def test_method_seed_attribute_is_copied():
         """,
         """
         import tensorflow as tf
+        import random
+
         class Trainer:
             def setup(self):
                 tf.random.set_seed(self.random_state)
+                random.seed(self.random_state)
         """,
     )
 
@@ -170,9 +186,12 @@ def test_import_error_guard_keeps_its_shape_and_is_migrated():
             pass
         """,
         """
+        import random
+
         try:
             import tensorflow as tf
             tf.random.set_seed(s)
+            random.seed(s)
         except ImportError:
             pass
         """,
@@ -241,6 +260,7 @@ def test_held_back_hard_import_applies_with_unsafe_fixes():
     check_transformed(
         OPTIONAL_TF,
         """
+        import random
         import tensorflow as tf
 
         try:
@@ -252,6 +272,7 @@ def test_held_back_hard_import_applies_with_unsafe_fixes():
         def seed_all(seed):
             if set_random_seed is not None:
                 tf.random.set_seed(seed)
+                random.seed(seed)
         """,
         unsafe_fixes=True,
     )
@@ -269,6 +290,7 @@ def test_import_in_the_except_branch_is_not_optional():
         seeders = [set_random_seed]
         """,
         """
+        import random
         import tensorflow as tf
 
         try:
@@ -276,6 +298,7 @@ def test_import_in_the_except_branch_is_not_optional():
         except ImportError:
             from tensorflow import set_random_seed
         tf.random.set_seed(1)
+        random.seed(1)
         seeders = [set_random_seed]
         """,
     )
