@@ -378,13 +378,14 @@ class Context:
         edits: Sequence[Edit] = (),
         claim: Iterable[cst.CSTNode] = (),
         bundle: str | None = None,
+        bundle_size: int = 0,
     ) -> Finding:
         """Record what a rule would do. ``claim`` is the rule's own bookkeeping (nodes it has
         dealt with); no rule reads another's claims: overlapping edits are resolved by the
         engine once it knows which findings are accepted."""
         pos = self.positions[node].start
         finding = Finding(code, pos.line, pos.column + 1, message, safety, list(edits), bundle=bundle,
-                          order=self.rule_order)
+                          bundle_size=bundle_size, order=self.rule_order)
         self.findings.append(finding)
         self.claimed.update(claim)
         return finding

@@ -92,6 +92,11 @@ def _triggers() -> tuple[str, ...]:
     return all_triggers()
 
 
+# Asked about one change (a finding, or the findings of a bundle) with the file's analysis;
+# True takes it. ``--interactive`` shows the change and asks the user.
+Decide = Callable[[list[Finding], "Analysis"], bool]
+
+
 def might_match(text: str) -> bool:
     """Cheap pre-filter: can this text contain any boilerplate a rule looks for?"""
     return any(trigger in text for trigger in _triggers())
@@ -102,15 +107,14 @@ def parse(text: str) -> cst.Module:
     return cst.parse_module(text)
 
 
-def migrate_source(text: str, options: Options | None = None) -> Result:
-    """Migrate one Python source text. Raises ``libcst.ParserSyntaxError`` if it does not parse."""
+def migrate_source(text: str, options: Options | None = None, decide: Decide | None = None) -> Result:
+    """Migrate one Python source text. Raises ``libcst.ParserSyntaxError`` if it does not parse.
+
+    ``decide`` (see ``migrate_module``) is asked before each change is taken."""
     options = options or Options()
     if not might_match(text) or not could_match(text):
         return Result(text, text, skipped=True)
-    return migrate_module(parse(text), text, options)
-
-
-Decide = Callable[[list[Finding], "Analysis"], bool]
+    return migrate_module(parse(text), text, options, decide)
 
 
 def migrate_module(module: cst.Module, text: str, options: Options, decide: Decide | None = None) -> Result:
@@ -168,7 +172,8 @@ def changes(findings: list[Finding], options: Options) -> list[list[Finding]]:
         elif f.bundle not in seen:
             seen.add(f.bundle)
             members = bundles[f.bundle]
-            if all(default_accepted(m, options) for m in members):
+            complete = len(members) >= max(m.bundle_size for m in members)
+            if complete and all(default_accepted(m, options) for m in members):
                 out.append(sorted(members, key=_priority))
     return out
 

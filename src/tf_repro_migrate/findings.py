@@ -82,6 +82,9 @@ class Finding:
     # Findings with the same bundle only make sense together (a config and the session built
     # from it): they are offered, accepted and applied as one change.
     bundle: str | None = field(default=None, compare=False)
+    # How many findings the bundle has when every rule that takes part reports; a bundle with a
+    # member missing (its rule skipped, its line suppressed) is not applied at all.
+    bundle_size: int = field(default=0, compare=False)
     # The rule's order (rules/__init__.py): when accepted edits overlap, the earlier rule wins.
     order: int = field(default=50, repr=False, compare=False)
     # The code of the accepted finding whose edits replace this one's (set when resolving).

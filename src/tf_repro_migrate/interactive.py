@@ -1,8 +1,12 @@
 """``--interactive``: show each change and ask before writing it.
 
-For a ``.py`` file every fix is shown on its own (a diff of that fix alone) and the
-user answers apply / skip / apply all / quit; the accepted fixes are then applied
-together and written. A notebook is offered as a whole (its diff, one answer).
+For a ``.py`` file every change is shown on its own (a diff of that change alone) and
+the user answers apply / skip / apply all / quit; the file then goes through the same
+pipeline as ``--write`` with what was accepted. A change is one finding, or the findings
+that only make sense together (a config and its session); a change that an accepted one
+makes moot (a rename inside seeds merged into one call) is not asked about, and a
+declined change does not take another's place with it (declining the merge offers the
+rename). A notebook is offered as a whole (its diff, one answer).
 ``quit`` writes what was accepted in the current file and stops.
 """
 
@@ -11,13 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
-import libcst as cst
-
 from tf_repro_migrate.context import Options
-from tf_repro_migrate.engine import analyse_module, default_accepted, might_match, parse, render
-from tf_repro_migrate.prescreen import could_match
-from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
-from tf_repro_migrate.pipeline import FileResult, Job, _plain, decode, process_file, unified_diff
+from tf_repro_migrate.engine import Analysis, render
+from tf_repro_migrate.findings import Finding
+from tf_repro_migrate.pipeline import FileResult, Job, process_file, unified_diff
 
 PROMPT = "Apply this change? [y]es / [n]o / [a]ll / [q]uit: "
 Show = Callable[[str], None]
@@ -73,39 +74,18 @@ def _notebook(path: Path, options: Options, asker: _Asker, out: TextIO, show_dif
 
 
 def _python(path: Path, options: Options, asker: _Asker, out: TextIO, show_diff: Show) -> FileResult:
+    """The same pipeline as ``--write``, asking before each change it would take."""
     name = str(path)
-    try:
-        data = read_source(path)
-        text, encoding = decode(data)
-        if not might_match(text) or not could_match(text):
-            return FileResult(name, "skipped")
-        try:
-            analysis = analyse_module(parse(text), text, options)
-        except cst.ParserSyntaxError:
-            return process_file(path, Job(options))  # reports the reason the usual way
-        accepted = []
-        for finding in analysis.findings:
-            if asker.quit:
-                break
-            if not default_accepted(finding, options):
-                continue
-            alone = render(analysis, [finding])
-            if alone == text:
-                continue
-            show_diff(unified_diff(name, text, alone))
+
+    def decide(change: list[Finding], analysis: Analysis) -> bool:
+        if asker.quit:
+            return False
+        alone = render(analysis, change)
+        if alone == analysis.text:
+            return True  # nothing to show (an edit that another change already carries)
+        show_diff(unified_diff(name, analysis.text, alone))
+        for finding in change:
             out.write(f"{name}:{finding.line}:{finding.col} {finding.code} {finding.message}\n")
-            if asker():
-                accepted.append(finding)
-        new_text = render(analysis, accepted)
-        for finding in accepted:
-            finding.applied = True
-        held_back = sum(1 for f in analysis.findings if f.edits and not f.applied and f.safety.value == "unsafe")
-        manual = sum(1 for f in analysis.findings if f.safety.value == "manual")
-        result = FileResult(name, "unchanged", findings=[_plain(f) for f in analysis.findings],
-                            held_back=held_back, manual=manual)
-        if new_text != text:
-            write_atomic(path, new_text.encode(encoding))
-            result.status = "written"
-        return result
-    except SourceError as exc:
-        return FileResult(name, "error", error=str(exc))
+        return asker()
+
+    return process_file(path, Job(options, write=True), decide)

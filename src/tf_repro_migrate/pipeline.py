@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 import libcst as cst
 
-from tf_repro_migrate.engine import Options, migrate_source, might_match
+from tf_repro_migrate.engine import Decide, Options, migrate_source, might_match
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.findings import Finding
 from tf_repro_migrate.notebook import NotebookError, migrate_notebook
@@ -82,8 +82,11 @@ def _syntax_reason(exc: cst.ParserSyntaxError, text: str) -> str:
     return f"does not parse as Python 3 (line {exc.raw_line}): {first[:120]}"
 
 
-def process_file(path: Path, job: Job) -> FileResult:
-    """Migrate one file; never raises for a bad file (the error is in the result)."""
+def process_file(path: Path, job: Job, decide: Decide | None = None) -> FileResult:
+    """Migrate one file; never raises for a bad file (the error is in the result).
+
+    ``decide`` (in-process only: ``--interactive``) is asked before each change of a ``.py``
+    file is taken; what it accepts is written exactly as ``--write`` writes."""
     name = str(path)
     try:
         data = read_source(path)
@@ -91,7 +94,7 @@ def process_file(path: Path, job: Job) -> FileResult:
             return _process_notebook(path, data, job)
         text, encoding = decode(data)
         try:
-            result = migrate_source(text, job.options)
+            result = migrate_source(text, job.options, decide)
         except cst.ParserSyntaxError as exc:
             raise SourceError(_syntax_reason(exc, text)) from None
         except RecursionError:

@@ -53,6 +53,17 @@ class Setup:
     anchor: cst.CSTNode | None = None  # where the tf.config calls of inline configs go
 
     @property
+    def bundle(self) -> str:
+        """The key that ties this setup's config rewrite (TRM003) to its session removal (TRM004):
+        the engine offers and applies them as one change."""
+        return f"session-setup-{id(self)}"
+
+    @property
+    def bundle_size(self) -> int:
+        """The config rewrite, and the session removal when there is a session to remove."""
+        return 2 if self.sessions else 1
+
+    @property
     def removable(self) -> bool:
         return not self.problems
 

@@ -154,7 +154,10 @@ class SessionConfig(Rule):
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"
         if dropped:
             message += f"; leaves out {', '.join(f.path.rstrip('[]') for f in dropped)} (see the manual findings)"
-        ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config])
+        # With TRM004's removal of the session built from this config: one change (keeping the
+        # session while its config goes is a NameError; the reverse keeps a crashing ConfigProto).
+        ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config], bundle=setup.bundle,
+                   bundle_size=setup.bundle_size)
 
     def _keep(self, ctx: Context, setup: Setup) -> None:
         """Graph-mode or opaque config: keep it, under the compat.v1 name that exists in TF2."""

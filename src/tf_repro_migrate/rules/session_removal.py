@@ -69,7 +69,9 @@ class SessionRemoval(Rule):
         message = f"{what}: TF2 runs eagerly, Keras 3 has no set_session"
         if safety is Safety.UNSAFE:
             message += " (its config has options with no TF2 form, see TRM003)"
-        ctx.report(first, self.code, message, safety, edits, claim=setup.sessions + setup.set_session_calls)
+        ctx.report(first, self.code, message, safety, edits, claim=setup.sessions + setup.set_session_calls,
+                   bundle=setup.bundle,
+                   bundle_size=setup.bundle_size)
 
     def _keep(self, ctx: Context, setup: Setup, sessions: list[cst.Call]) -> None:
         reason = setup.problems[0]
