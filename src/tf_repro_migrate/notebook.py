@@ -2,9 +2,12 @@
 
 A notebook is migrated as one program: its code cells, in order, joined with a
 marker comment line before each cell, so that an import in cell 1 resolves a seed
-call in cell 5. IPython syntax (``%magic``, ``!shell``, ``?help``, ``x = !cmd``) is
-masked as ``pass  # <marker>`` with the line's own indentation before parsing and
-restored after; ``%%cell`` magics make the whole cell opaque. A cell that does not
+call in cell 5. IPython syntax (``%magic``, ``%env VAR=1``, ``!shell``, ``! shell``,
+``?help``, ``obj?``, ``x = !cmd``) is masked as ``pass  # <marker>`` with the line's own
+indentation before parsing and restored after; it is recognised only on a line that
+starts a statement (not inside a string, brackets or a backslash continuation), so a
+line ending in ``?`` inside a triple-quoted string stays text. ``%%cell`` magics make
+the whole cell opaque. A cell that does not
 parse is left out of the program, reported, and left as it is.
 
 The JSON text is never re-serialised: the exact span of each changed cell's
@@ -30,9 +33,10 @@ CELL_MARK = "# __tf_repro_migrate_cell_{}__"
 _CELL_MARK_RE = re.compile(r"^# __tf_repro_migrate_cell_(\d+)__$")
 _MAGIC_MARK = "pass  # __tf_repro_migrate_magic_{}__"
 _MAGIC_MARK_RE = re.compile(r"^[ \t]*pass  # __tf_repro_migrate_magic_(\d+)__$")
-_IPYTHON_LINE = re.compile(
-    r"^[ \t]*(?:%[A-Za-z%]|!(?!=)\S|\?|[A-Za-z_][\w.]*\s*=\s*[!%][A-Za-z]|[^#\s][^#]*\?{1,2}\s*$)"
-)
+# Only ever tried on a line that starts a statement (see _Lexer): there none of these is Python.
+_IPYTHON_LINE = re.compile(r"^[ \t]*(?:%[A-Za-z%]|!(?!=)|\?|[A-Za-z_][\w.]*\s*=\s*[!%][A-Za-z])")
+# ``obj?`` / ``obj??`` help; only when the ``?`` is outside any string (checked with _Lexer).
+_HELP_LINE = re.compile(r"^[ \t]*[^#\s][^#]*\?{1,2}\s*$")
 
 
 class NotebookError(Exception):
@@ -168,18 +172,79 @@ def encode_source(new: str, cell: Cell, text: str) -> str:
 # -- masking IPython syntax ----------------------------------------------------------------------
 
 
+class _Lexer:
+    """Just enough of Python's tokenizer to tell, line by line, whether a line starts a
+    statement: not inside a (triple-quoted or backslash-continued) string, not inside
+    brackets, not after a backslash continuation. IPython syntax is recognised only
+    there, so ``!``, ``%`` and a trailing ``?`` inside a string or an expression stay."""
+
+    def __init__(self) -> None:
+        self.quote = ""  # the open string's quote (one or three quote characters); "" outside strings
+        self.depth = 0
+        self.continued = False
+
+    @property
+    def at_statement_start(self) -> bool:
+        return not self.quote and not self.depth and not self.continued
+
+    def feed(self, line: str) -> None:
+        """Advance over one physical line (without its line ending)."""
+        i, n = 0, len(line)
+        self.continued = False
+        while i < n:
+            c = line[i]
+            if self.quote:
+                if c == "\\":
+                    if i == n - 1:  # an escaped line end: the string goes on
+                        return
+                    i += 2
+                elif line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = ""
+                else:
+                    i += 1
+                continue
+            if c == "#":
+                break
+            if c in "'\"":
+                self.quote = c * 3 if line.startswith(c * 3, i) else c
+                i += len(self.quote)
+                continue
+            if c in "([{":
+                self.depth += 1
+            elif c in ")]}":
+                self.depth = max(0, self.depth - 1)
+            elif c == "\\" and i == n - 1:
+                self.continued = True
+            i += 1
+        if len(self.quote) == 1:  # an unterminated one-line string ends with its line
+            self.quote = ""
+
+
+def _is_help(line: str) -> bool:
+    """``obj?``: the trailing ``?`` is not in a string and the line opens nothing."""
+    if not _HELP_LINE.search(line):
+        return False
+    lexer = _Lexer()
+    lexer.feed(line.rstrip().rstrip("?"))
+    return lexer.at_statement_start
+
+
 def mask(source: str, magics: list[str]) -> str | None:
     """Source with IPython-only lines replaced by ``pass  # marker`` (None for a ``%%`` cell)."""
     if source.lstrip().startswith("%%"):
         return None
     out = []
+    lexer = _Lexer()
     for line in source.splitlines(keepends=True):
         body = line.rstrip("\r\n")
-        if _IPYTHON_LINE.search(body) and not body.lstrip().startswith("#"):
+        if (lexer.at_statement_start and not body.lstrip().startswith("#")
+                and (_IPYTHON_LINE.search(body) or _is_help(body))):
             indent = body[: len(body) - len(body.lstrip())]
             out.append(indent + _MAGIC_MARK.format(len(magics)) + line[len(body):])
             magics.append(body)
         else:
+            lexer.feed(body)
             out.append(line)
     return "".join(out)
 
