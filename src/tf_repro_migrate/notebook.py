@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import libcst as cst
 
@@ -261,17 +262,28 @@ def unmask(source: str, magics: list[str]) -> str:
 # -- migration -----------------------------------------------------------------------------------
 
 
-def migrate_notebook(text: str, options: Options) -> NotebookResult:
-    """Migrate a notebook's code cells as one program; raises NotebookError for a bad notebook."""
-    cells = read_cells(text)
-    if not might_match(text):
-        return NotebookResult(text, skipped=True)
+@dataclass
+class ProgramResult:
+    """Pieces of code (notebook cells, documentation code blocks) migrated as one program."""
+
+    new_sources: dict[int, str] = field(default_factory=dict)  # key -> new source, for changed pieces only
+    findings: list[Finding] = field(default_factory=list)  # ``cell`` is the piece's key, ``line`` counts in it
+    unparsed: list[tuple[int, int]] = field(default_factory=list)  # (key, line) of pieces left out
+    held_back: int = 0
+    manual: int = 0
+
+
+def migrate_program(pieces: Sequence[tuple[int, str]], options: Options) -> ProgramResult:
+    """Migrate ``(key, source)`` pieces as one program in the order given.
+
+    Each piece is masked, and left out when it does not parse on its own; the rest are
+    joined with a marker line before each, migrated, and cut back at the markers."""
     magics: list[str] = []
     parts: list[str] = []
-    included: list[Cell] = []
-    errors: list[str] = []
-    for cell in cells:
-        masked = mask(cell.text, magics)
+    included: list[tuple[int, str]] = []
+    result = ProgramResult()
+    for key, source in pieces:
+        masked = mask(source, magics)
         if masked is None:
             continue
         if masked and not masked.endswith("\n"):
@@ -279,11 +291,10 @@ def migrate_notebook(text: str, options: Options) -> NotebookResult:
         try:
             cst.parse_module(masked)
         except cst.ParserSyntaxError as exc:
-            errors.append(f"cell {cell.index}: does not parse as Python 3 (line {exc.raw_line}); cell left as it is")
+            result.unparsed.append((key, exc.raw_line))
             continue
-        parts.append(CELL_MARK.format(cell.index) + "\n" + masked)
-        included.append(cell)
-    result = NotebookResult(text, cell_errors=errors)
+        parts.append(CELL_MARK.format(key) + "\n" + masked)
+        included.append((key, source))
     if not parts:
         return result
     program = "".join(parts)
@@ -291,20 +302,35 @@ def migrate_notebook(text: str, options: Options) -> NotebookResult:
     result.held_back, result.manual = migrated.held_back, migrated.manual
     starts = _cell_starts(program)
     for f in migrated.findings:
-        cell_index, first_line = max(((c, s) for c, s in starts.items() if s <= f.line), key=lambda cs: cs[1])
-        f.cell, f.line = cell_index, f.line - first_line + 1
+        key, first_line = max(((c, s) for c, s in starts.items() if s <= f.line), key=lambda cs: cs[1])
+        f.cell, f.line = key, f.line - first_line + 1
         result.findings.append(f)
     if not migrated.changed:
         return result
     new_sources = _split(migrated.new)
-    replacements: list[tuple[Cell, str]] = []
-    for cell in included:
-        new = unmask(new_sources.get(cell.index, ""), magics)
-        if not cell.text.endswith("\n") and new.endswith("\n"):
+    for key, source in included:
+        new = unmask(new_sources.get(key, ""), magics)
+        if not source.endswith("\n") and new.endswith("\n"):
             new = new[:-1]
-        if new != cell.text:
-            replacements.append((cell, new))
-            result.diffs.append((cell.index, cell.text, new))
+        if new != source:
+            result.new_sources[key] = new
+    return result
+
+
+def migrate_notebook(text: str, options: Options) -> NotebookResult:
+    """Migrate a notebook's code cells as one program; raises NotebookError for a bad notebook."""
+    cells = read_cells(text)
+    if not might_match(text):
+        return NotebookResult(text, skipped=True)
+    program = migrate_program([(cell.index, cell.text) for cell in cells], options)
+    errors = [f"cell {index}: does not parse as Python 3 (line {line}); cell left as it is"
+              for index, line in program.unparsed]
+    result = NotebookResult(text, findings=program.findings, cell_errors=errors,
+                            held_back=program.held_back, manual=program.manual)
+    replacements = [(cell, program.new_sources[cell.index]) for cell in cells if cell.index in program.new_sources]
+    result.diffs = [(cell.index, cell.text, new) for cell, new in replacements]
+    if not replacements:
+        return result
     pieces, pos = [], 0
     for cell, new in replacements:
         pieces.append(text[pos : cell.start])
