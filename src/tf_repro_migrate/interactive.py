@@ -2,7 +2,7 @@
 
 For a ``.py`` file every fix is shown on its own (a diff of that fix alone) and the
 user answers apply / skip / apply all / quit; the accepted fixes are then applied
-together and written. A notebook is offered as a whole (its diff, one answer).
+together and written. A notebook or a Markdown / reST document is offered as a whole (its diff, one answer).
 ``quit`` writes what was accepted in the current file and stops.
 """
 
@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator, TextIO
 import libcst as cst
 
 from tf_repro_migrate.context import Options
+from tf_repro_migrate.docs import is_document
 from tf_repro_migrate.engine import analyse_module, default_accepted, might_match, parse, render
 from tf_repro_migrate.prescreen import could_match
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
@@ -55,7 +56,7 @@ def run_interactive(paths: Iterable[Path], options: Options, inp: TextIO, out: T
     for path in paths:
         if asker.quit:
             return
-        if path.suffix == ".ipynb":
+        if path.suffix == ".ipynb" or is_document(path):
             yield _notebook(path, options, asker, out, show_diff)
             continue
         yield _python(path, options, asker, out, show_diff)
