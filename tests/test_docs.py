@@ -383,3 +383,12 @@ def test_migrated_recipe_from_a_readme_runs_under_tf2(tmp_path):
     first, second = run(new), run(new)
     assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:]
     assert first.stdout == second.stdout and first.stdout.strip()
+
+
+def test_an_example_is_kept_with_an_ignore_comment_and_documents_can_be_excluded(tmp_path, capsys):
+    text = ("Before:\n\n```python\nimport tensorflow as tf\ntf.set_random_seed(1)  # tf-repro-migrate: ignore\n```\n\n"
+            "After:\n\n```python\ntf.set_random_seed(2)\n```\n")
+    assert migrated(text) == text.replace("tf.set_random_seed(2)", "tf.random.set_seed(2)")
+    (tmp_path / "README.md").write_text(text)
+    assert main(["--check", "--exclude", "*.md", str(tmp_path)]) == 0
+    assert capsys.readouterr()[1].startswith("0 files scanned")
