@@ -392,3 +392,17 @@ def test_an_example_is_kept_with_an_ignore_comment_and_documents_can_be_excluded
     (tmp_path / "README.md").write_text(text)
     assert main(["--check", "--exclude", "*.md", str(tmp_path)]) == 0
     assert capsys.readouterr()[1].startswith("0 files scanned")
+
+
+def test_a_byte_order_mark_before_the_first_fence_is_kept():
+    text = "\ufeff```python\nimport tensorflow as tf\ntf.set_random_seed(1)\n```\n"
+    assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
+
+
+def test_a_program_too_deep_to_analyse_is_an_error_naming_the_file(tmp_path, capsys):
+    path = tmp_path / "deep.md"
+    path.write_text("```python\nimport tensorflow as tf\nx = " + "[" * 200 + "]" * 200 + "\ntf.set_random_seed(1)\n```\n")
+    before = path.read_bytes()
+    assert main(["--write", str(path)]) == 2
+    assert capsys.readouterr()[1] == f"{path}: error: too deeply nested to migrate\n"
+    assert path.read_bytes() == before

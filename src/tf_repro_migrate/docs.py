@@ -94,7 +94,8 @@ def split_lines(text: str) -> list[str]:
 
 
 def _body(line: str) -> str:
-    return line.rstrip("\n").removesuffix("\r")
+    """A line without its line end (and without the byte-order mark the first line may carry)."""
+    return line.rstrip("\n").removesuffix("\r").removeprefix("\ufeff")
 
 
 def _dedent(lines: list[str], indent: str) -> str | None:

@@ -163,7 +163,10 @@ def _process_document(path: Path, data: bytes, job: Job) -> FileResult:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(f"cannot decode as utf-8: {exc.reason}") from None
-    result = migrate_document(text, job.options, path.suffix)
+    try:
+        result = migrate_document(text, job.options, path.suffix)
+    except RecursionError:  # each block parsed, but the program is too deep for the analysis
+        raise SourceError("too deeply nested to migrate") from None
     out = FileResult(name, "skipped" if result.skipped else "unchanged", findings=[_plain(f) for f in result.findings],
                      held_back=result.held_back, manual=result.manual)
     if result.new_text == text:
