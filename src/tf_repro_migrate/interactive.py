@@ -2,7 +2,8 @@
 
 For a ``.py`` file every fix is shown on its own (a diff of that fix alone) and the
 user answers apply / skip / apply all / quit; the accepted fixes are then applied
-together and written. A notebook or a Markdown / reST document is offered as a whole (its diff, one answer).
+together and written. A notebook or a Markdown / reST document is offered as a whole
+(its diff, one answer).
 ``quit`` writes what was accepted in the current file and stops.
 """
 

@@ -7,8 +7,9 @@ call in cell 5. IPython syntax (``%magic``, ``%env VAR=1``, ``!shell``, ``! shel
 indentation before parsing and restored after; it is recognised only on a line that
 starts a statement (not inside a string, brackets or a backslash continuation), so a
 line ending in ``?`` inside a triple-quoted string stays text. ``%%cell`` magics make
-the whole cell opaque. A cell that does not
-parse is left out of the program, reported, and left as it is.
+the whole cell opaque. A cell that does not parse is left out of the program,
+reported, and left as it is. ``migrate_program`` does all this for any list of code
+pieces; Markdown and reST code blocks (docs.py) use it too.
 
 The JSON text is never re-serialised: the exact span of each changed cell's
 ``source`` value is found with a small position-tracking JSON scanner and only that

@@ -22,10 +22,10 @@ from typing import Callable, Iterable, Iterator
 
 import libcst as cst
 
+from tf_repro_migrate.docs import is_document, migrate_document
 from tf_repro_migrate.engine import Options, migrate_source, might_match
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.findings import Finding
-from tf_repro_migrate.docs import is_document, migrate_document
 from tf_repro_migrate.notebook import NotebookError, migrate_notebook
 
 # Below this many files a pool costs more (start-up, imports) than it saves.
