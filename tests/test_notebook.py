@@ -156,3 +156,61 @@ def test_ipython_lines_are_masked_and_restored(line):
 def test_modulo_continuation_and_comparisons_are_not_masked():
     source = "y = (a\n     % b)\nz = (c\n     != d)\n"
     assert mask(source, []) == source
+
+
+# -- IPython syntax that is valid but easy to mis-mask (PATTERNS.md 31) ----------------------------
+
+
+def notebook(*cells: str) -> str:
+    """A real nbformat-4 notebook whose code cells hold ``cells`` (sources as lists of lines)."""
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                     "source": source.splitlines(keepends=True)} for source in cells],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb, indent=1) + "\n"
+
+
+def test_shell_escape_with_a_space_after_the_bang_is_masked():
+    text = notebook(
+        "! pip install tensorflow==2.15\nif True:\n    ! nvidia-smi\n",
+        "import tensorflow as tf\ntf.set_random_seed(1)\n",
+    )
+    result = migrate_notebook(text, Options())
+    assert result.cell_errors == []
+    assert sources(result.new_json) == {
+        1: "! pip install tensorflow==2.15\nif True:\n    ! nvidia-smi\n",
+        2: "import tensorflow as tf\ntf.random.set_seed(1)\n",
+    }
+
+
+def test_question_mark_at_the_end_of_a_line_inside_a_string_is_not_help():
+    cell = ('import tensorflow as tf\nHELP = """Which seed?\nIs it fixed?\n"""\n'
+            "tf.set_random_seed(1)\nASK = '''\n    really?'''\ntf.set_random_seed?\n")
+    result = migrate_notebook(notebook(cell), Options())
+    assert result.cell_errors == []
+    assert sources(result.new_json)[1] == cell.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)")
+    magics: list[str] = []
+    masked = mask(cell, magics)
+    assert magics == ["tf.set_random_seed?"] and masked is not None and 'HELP = """Which seed?\n' in masked
+
+
+def test_env_magic_is_masked_and_kept():
+    cell = "%env PYTHONHASHSEED=0\nif True:\n    %env TF_DETERMINISTIC_OPS=1\nimport tensorflow as tf\n" \
+           "tf.set_random_seed(1)\n"
+    result = migrate_notebook(notebook(cell), Options())
+    assert result.cell_errors == []
+    assert sources(result.new_json)[1] == cell.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        's = """\n!not a shell line\n%not a magic\n?not help\n"""\n',  # inside a triple-quoted string
+        "y = (a\n%b)\nz = [c,\n!d]\n",  # inside brackets: modulo, and a syntax error that is not ours
+        "x = 1 + \\\n%b\n",  # after a backslash continuation
+        "s = 'it''s' \\\n    'ok?'\n",
+        "# why?\nx = 1  # really?\n",
+    ],
+)
+def test_lines_that_continue_a_statement_are_not_masked(source):
+    assert mask(source, []) == source

@@ -123,11 +123,11 @@ def run_hook(hook: dict, files: list[Path]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
-def test_pre_commit_hooks_are_declared_for_python_and_notebooks():
+def test_pre_commit_hooks_are_declared_for_python_notebooks_and_docs():
     defined = hooks()
     assert set(defined) == {"tf-repro-migrate-check", "tf-repro-migrate"}
     for hook in defined.values():
-        assert hook["language"] == "python" and set(hook["types_or"]) == {"python", "jupyter"}
+        assert hook["language"] == "python" and set(hook["types_or"]) == {"python", "jupyter", "markdown", "rst"}
 
 
 def test_check_hook_fails_then_fix_hook_fixes(tmp_path):

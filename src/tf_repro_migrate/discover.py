@@ -5,6 +5,7 @@ is any directory holding a ``pyvenv.cfg`` (a virtualenv, whatever its name).
 Symlinked directories are not followed (no loops); symlinked files found while
 walking are skipped too (their target is migrated where it lives). Paths named on
 the command line are always taken. Results are sorted, so output is deterministic.
+Markdown and reST documents are taken too: READMEs carry the recipe in code blocks.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ DEFAULT_EXCLUDES = (
     "node_modules", ".eggs", "*.egg-info", ".mypy_cache", ".pytest_cache", ".ruff_cache",
     ".ipynb_checkpoints",
 )
-SOURCE_SUFFIXES = (".py", ".ipynb")
+DOC_SUFFIXES = (".md", ".markdown", ".rst")  # their Python code blocks are migrated (docs.py)
+SOURCE_SUFFIXES = (".py", ".ipynb", *DOC_SUFFIXES)
 
 
 def _excluded(name: str, rel: str, patterns: Iterable[str]) -> bool:

@@ -6,7 +6,8 @@ pipeline as ``--write`` with what was accepted. A change is one finding, or the 
 that only make sense together (a config and its session); a change that an accepted one
 makes moot (a rename inside seeds merged into one call) is not asked about, and a
 declined change does not take another's place with it (declining the merge offers the
-rename). A notebook is offered as a whole (its diff, one answer).
+rename). A notebook or a Markdown / reST document is offered
+as a whole (its diff, one answer).
 ``quit`` writes what was accepted in the current file and stops.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
 from tf_repro_migrate.context import Options
+from tf_repro_migrate.docs import is_document
 from tf_repro_migrate.engine import Analysis, render
 from tf_repro_migrate.findings import Finding
 from tf_repro_migrate.pipeline import FileResult, Job, process_file, unified_diff
@@ -56,7 +58,7 @@ def run_interactive(paths: Iterable[Path], options: Options, inp: TextIO, out: T
     for path in paths:
         if asker.quit:
             return
-        if path.suffix == ".ipynb":
+        if path.suffix == ".ipynb" or is_document(path):
             yield _notebook(path, options, asker, out, show_diff)
             continue
         yield _python(path, options, asker, out, show_diff)

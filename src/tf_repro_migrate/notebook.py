@@ -2,10 +2,14 @@
 
 A notebook is migrated as one program: its code cells, in order, joined with a
 marker comment line before each cell, so that an import in cell 1 resolves a seed
-call in cell 5. IPython syntax (``%magic``, ``!shell``, ``?help``, ``x = !cmd``) is
-masked as ``pass  # <marker>`` with the line's own indentation before parsing and
-restored after; ``%%cell`` magics make the whole cell opaque. A cell that does not
-parse is left out of the program, reported, and left as it is.
+call in cell 5. IPython syntax (``%magic``, ``%env VAR=1``, ``!shell``, ``! shell``,
+``?help``, ``obj?``, ``x = !cmd``) is masked as ``pass  # <marker>`` with the line's own
+indentation before parsing and restored after; it is recognised only on a line that
+starts a statement (not inside a string, brackets or a backslash continuation), so a
+line ending in ``?`` inside a triple-quoted string stays text. ``%%cell`` magics make
+the whole cell opaque. A cell that does not parse is left out of the program,
+reported, and left as it is. ``migrate_program`` does all this for any list of code
+pieces; Markdown and reST code blocks (docs.py) use it too.
 
 The JSON text is never re-serialised: the exact span of each changed cell's
 ``source`` value is found with a small position-tracking JSON scanner and only that
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -30,9 +35,10 @@ CELL_MARK = "# __tf_repro_migrate_cell_{}__"
 _CELL_MARK_RE = re.compile(r"^# __tf_repro_migrate_cell_(\d+)__$")
 _MAGIC_MARK = "pass  # __tf_repro_migrate_magic_{}__"
 _MAGIC_MARK_RE = re.compile(r"^[ \t]*pass  # __tf_repro_migrate_magic_(\d+)__$")
-_IPYTHON_LINE = re.compile(
-    r"^[ \t]*(?:%[A-Za-z%]|!(?!=)\S|\?|[A-Za-z_][\w.]*\s*=\s*[!%][A-Za-z]|[^#\s][^#]*\?{1,2}\s*$)"
-)
+# Only ever tried on a line that starts a statement (see _Lexer): there none of these is Python.
+_IPYTHON_LINE = re.compile(r"^[ \t]*(?:%[A-Za-z%]|!(?!=)|\?|[A-Za-z_][\w.]*\s*=\s*[!%][A-Za-z])")
+# ``obj?`` / ``obj??`` help; only when the ``?`` is outside any string (checked with _Lexer).
+_HELP_LINE = re.compile(r"^[ \t]*[^#\s][^#]*\?{1,2}\s*$")
 
 
 class NotebookError(Exception):
@@ -168,18 +174,79 @@ def encode_source(new: str, cell: Cell, text: str) -> str:
 # -- masking IPython syntax ----------------------------------------------------------------------
 
 
+class _Lexer:
+    """Just enough of Python's tokenizer to tell, line by line, whether a line starts a
+    statement: not inside a (triple-quoted or backslash-continued) string, not inside
+    brackets, not after a backslash continuation. IPython syntax is recognised only
+    there, so ``!``, ``%`` and a trailing ``?`` inside a string or an expression stay."""
+
+    def __init__(self) -> None:
+        self.quote = ""  # the open string's quote (one or three quote characters); "" outside strings
+        self.depth = 0
+        self.continued = False
+
+    @property
+    def at_statement_start(self) -> bool:
+        return not self.quote and not self.depth and not self.continued
+
+    def feed(self, line: str) -> None:
+        """Advance over one physical line (without its line ending)."""
+        i, n = 0, len(line)
+        self.continued = False
+        while i < n:
+            c = line[i]
+            if self.quote:
+                if c == "\\":
+                    if i == n - 1:  # an escaped line end: the string goes on
+                        return
+                    i += 2
+                elif line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = ""
+                else:
+                    i += 1
+                continue
+            if c == "#":
+                break
+            if c in "'\"":
+                self.quote = c * 3 if line.startswith(c * 3, i) else c
+                i += len(self.quote)
+                continue
+            if c in "([{":
+                self.depth += 1
+            elif c in ")]}":
+                self.depth = max(0, self.depth - 1)
+            elif c == "\\" and i == n - 1:
+                self.continued = True
+            i += 1
+        if len(self.quote) == 1:  # an unterminated one-line string ends with its line
+            self.quote = ""
+
+
+def _is_help(line: str) -> bool:
+    """``obj?``: the trailing ``?`` is not in a string and the line opens nothing."""
+    if not _HELP_LINE.search(line):
+        return False
+    lexer = _Lexer()
+    lexer.feed(line.rstrip().rstrip("?"))
+    return lexer.at_statement_start
+
+
 def mask(source: str, magics: list[str]) -> str | None:
     """Source with IPython-only lines replaced by ``pass  # marker`` (None for a ``%%`` cell)."""
     if source.lstrip().startswith("%%"):
         return None
     out = []
+    lexer = _Lexer()
     for line in source.splitlines(keepends=True):
         body = line.rstrip("\r\n")
-        if _IPYTHON_LINE.search(body) and not body.lstrip().startswith("#"):
+        if (lexer.at_statement_start and not body.lstrip().startswith("#")
+                and (_IPYTHON_LINE.search(body) or _is_help(body))):
             indent = body[: len(body) - len(body.lstrip())]
             out.append(indent + _MAGIC_MARK.format(len(magics)) + line[len(body):])
             magics.append(body)
         else:
+            lexer.feed(body)
             out.append(line)
     return "".join(out)
 
@@ -196,17 +263,28 @@ def unmask(source: str, magics: list[str]) -> str:
 # -- migration -----------------------------------------------------------------------------------
 
 
-def migrate_notebook(text: str, options: Options) -> NotebookResult:
-    """Migrate a notebook's code cells as one program; raises NotebookError for a bad notebook."""
-    cells = read_cells(text)
-    if not might_match(text):
-        return NotebookResult(text, skipped=True)
+@dataclass
+class ProgramResult:
+    """Pieces of code (notebook cells, documentation code blocks) migrated as one program."""
+
+    new_sources: dict[int, str] = field(default_factory=dict)  # key -> new source, for changed pieces only
+    findings: list[Finding] = field(default_factory=list)  # ``cell`` is the piece's key, ``line`` counts in it
+    unparsed: list[tuple[int, int]] = field(default_factory=list)  # (key, line) of pieces left out
+    held_back: int = 0
+    manual: int = 0
+
+
+def migrate_program(pieces: Sequence[tuple[int, str]], options: Options) -> ProgramResult:
+    """Migrate ``(key, source)`` pieces as one program in the order given.
+
+    Each piece is masked, and left out when it does not parse on its own; the rest are
+    joined with a marker line before each, migrated, and cut back at the markers."""
     magics: list[str] = []
     parts: list[str] = []
-    included: list[Cell] = []
-    errors: list[str] = []
-    for cell in cells:
-        masked = mask(cell.text, magics)
+    included: list[tuple[int, str]] = []
+    result = ProgramResult()
+    for key, source in pieces:
+        masked = mask(source, magics)
         if masked is None:
             continue
         if masked and not masked.endswith("\n"):
@@ -214,11 +292,10 @@ def migrate_notebook(text: str, options: Options) -> NotebookResult:
         try:
             cst.parse_module(masked)
         except cst.ParserSyntaxError as exc:
-            errors.append(f"cell {cell.index}: does not parse as Python 3 (line {exc.raw_line}); cell left as it is")
+            result.unparsed.append((key, exc.raw_line))
             continue
-        parts.append(CELL_MARK.format(cell.index) + "\n" + masked)
-        included.append(cell)
-    result = NotebookResult(text, cell_errors=errors)
+        parts.append(CELL_MARK.format(key) + "\n" + masked)
+        included.append((key, source))
     if not parts:
         return result
     program = "".join(parts)
@@ -226,20 +303,35 @@ def migrate_notebook(text: str, options: Options) -> NotebookResult:
     result.held_back, result.manual = migrated.held_back, migrated.manual
     starts = _cell_starts(program)
     for f in migrated.findings:
-        cell_index, first_line = max(((c, s) for c, s in starts.items() if s <= f.line), key=lambda cs: cs[1])
-        f.cell, f.line = cell_index, f.line - first_line + 1
+        key, first_line = max(((c, s) for c, s in starts.items() if s <= f.line), key=lambda cs: cs[1])
+        f.cell, f.line = key, f.line - first_line + 1
         result.findings.append(f)
     if not migrated.changed:
         return result
     new_sources = _split(migrated.new)
-    replacements: list[tuple[Cell, str]] = []
-    for cell in included:
-        new = unmask(new_sources.get(cell.index, ""), magics)
-        if not cell.text.endswith("\n") and new.endswith("\n"):
+    for key, source in included:
+        new = unmask(new_sources.get(key, ""), magics)
+        if not source.endswith("\n") and new.endswith("\n"):
             new = new[:-1]
-        if new != cell.text:
-            replacements.append((cell, new))
-            result.diffs.append((cell.index, cell.text, new))
+        if new != source:
+            result.new_sources[key] = new
+    return result
+
+
+def migrate_notebook(text: str, options: Options) -> NotebookResult:
+    """Migrate a notebook's code cells as one program; raises NotebookError for a bad notebook."""
+    cells = read_cells(text)
+    if not might_match(text):
+        return NotebookResult(text, skipped=True)
+    program = migrate_program([(cell.index, cell.text) for cell in cells], options)
+    errors = [f"cell {index}: does not parse as Python 3 (line {line}); cell left as it is"
+              for index, line in program.unparsed]
+    result = NotebookResult(text, findings=program.findings, cell_errors=errors,
+                            held_back=program.held_back, manual=program.manual)
+    replacements = [(cell, program.new_sources[cell.index]) for cell in cells if cell.index in program.new_sources]
+    result.diffs = [(cell.index, cell.text, new) for cell, new in replacements]
+    if not replacements:
+        return result
     pieces, pos = [], 0
     for cell, new in replacements:
         pieces.append(text[pos : cell.start])

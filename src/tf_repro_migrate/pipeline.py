@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 import libcst as cst
 
+from tf_repro_migrate.docs import is_document, migrate_document
 from tf_repro_migrate.engine import Decide, Options, migrate_source, might_match
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.findings import Finding
@@ -92,6 +93,8 @@ def process_file(path: Path, job: Job, decide: Decide | None = None) -> FileResu
         data = read_source(path)
         if path.suffix == ".ipynb":
             return _process_notebook(path, data, job)
+        if is_document(path):
+            return _process_document(path, data, job)
         text, encoding = decode(data)
         try:
             result = migrate_source(text, job.options, decide)
@@ -146,6 +149,35 @@ def _process_notebook(path: Path, data: bytes, job: Job) -> FileResult:
     if job.write:
         try:
             write_atomic(path, result.new_json.encode("utf-8"))
+        except OSError as exc:
+            raise SourceError(f"cannot write: {exc.strerror or exc}") from None
+        out.status = "written"
+    return out
+
+
+def _process_document(path: Path, data: bytes, job: Job) -> FileResult:
+    """A Markdown or reST document: its Python code blocks (docs.py); the diff is of the whole document."""
+    name = str(path)
+    # Trigger words are ASCII: a document without any is skipped before it is decoded, so a
+    # Latin-1 README with nothing to migrate is not an error.
+    if not might_match(data.decode("latin-1")):
+        return FileResult(name, "skipped")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"cannot decode as utf-8: {exc.reason}") from None
+    try:
+        result = migrate_document(text, job.options, path.suffix)
+    except RecursionError:  # each block parsed, but the program is too deep for the analysis
+        raise SourceError("too deeply nested to migrate") from None
+    out = FileResult(name, "skipped" if result.skipped else "unchanged", findings=[_plain(f) for f in result.findings],
+                     held_back=result.held_back, manual=result.manual)
+    if result.new_text == text:
+        return out
+    out.diff, out.status = unified_diff(name, text, result.new_text), "changed"
+    if job.write:
+        try:
+            write_atomic(path, result.new_text.encode("utf-8"))
         except OSError as exc:
             raise SourceError(f"cannot write: {exc.strerror or exc}") from None
         out.status = "written"

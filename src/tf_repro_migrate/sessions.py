@@ -60,8 +60,9 @@ class Setup:
 
     @property
     def bundle_size(self) -> int:
-        """The config rewrite, and the session removal when there is a session to remove."""
-        return 2 if self.sessions else 1
+        """The config rewrite (when there is a config) and the session removal (when there is a
+        session to remove)."""
+        return (self.config is not None) + bool(self.sessions)
 
     @property
     def removable(self) -> bool:

@@ -51,6 +51,29 @@ def test_hiding_gpus_is_reported_with_an_unsafe_removal():
     )
 
 
+def test_hiding_gpus_message_states_the_effect_and_assumes_no_reason():
+    # GPUs are hidden for CPU workers and tests as often as for reproducibility: the message
+    # says what the line does and when removing it is right, not why it was written.
+    result = check_noop(
+        """
+        import os
+        import tensorflow as tf
+        os.environ['CUDA_VISIBLE_DEVICES'] = '-1'
+        os.environ.update({'CUDA_VISIBLE_DEVICES': '', 'TF_CPP_MIN_LOG_LEVEL': '3'})
+        """
+    )
+    removable, by_hand = result.findings
+    for finding in (removable, by_hand):
+        assert finding.code == "TRM007"
+        assert "to get reproducible runs" not in finding.message
+        assert "every GPU is hidden from TensorFlow: it runs on the CPU" in finding.message
+        assert "enable_op_determinism()" in finding.message
+    assert removable.safety.value == "unsafe" and removable.message.endswith(
+        "if the GPUs were hidden only for reproducibility, removing the line is offered as an unsafe fix")
+    assert by_hand.safety.value == "manual" and by_hand.message.endswith(
+        "if the GPUs were hidden only for reproducibility, remove 'CUDA_VISIBLE_DEVICES' from this call")
+
+
 def test_device_selection_is_not_touched():
     result = check_noop(
         """

@@ -1,10 +1,13 @@
-"""TRM007 cuda-visible-devices: report hiding every GPU (``CUDA_VISIBLE_DEVICES=''`` / ``'-1'``) for reproducibility.
+"""TRM007 cuda-visible-devices: report hiding every GPU (``CUDA_VISIBLE_DEVICES=''`` / ``'-1'``).
 
-Old recipes forced CPU-only runs because GPU kernels were not deterministic. With
-``tf.config.experimental.enable_op_determinism()`` GPU runs can be reproducible, so
-the line's removal is offered as an *unsafe* fix (it changes which device trains).
-Device *selection* (``'0'``, ``args.gpu``) is never touched, nor files that do not
-import TensorFlow or Keras (launchers set the variable for child processes).
+Old reproducibility recipes forced CPU-only runs because GPU kernels were not
+deterministic; with ``tf.config.experimental.enable_op_determinism()`` GPU runs can be
+reproducible too. But GPUs are also hidden for other reasons (CPU workers, tests,
+a parameter server), which the code does not tell us, so the finding states the
+effect and leaves the judgement to the reader: the line's removal is an *unsafe*
+fix (it changes which device trains). Device *selection* (``'0'``, ``args.gpu``) is
+never touched, nor files that do not import TensorFlow or Keras (launchers set the
+variable for child processes).
 
 Docs: https://www.tensorflow.org/api_docs/python/tf/config/experimental/enable_op_determinism
 """
@@ -20,7 +23,7 @@ from tf_repro_migrate.rules import Rule
 class CudaVisibleDevices(Rule):
     code = "TRM007"
     name = "cuda-visible-devices"
-    summary = "report CUDA_VISIBLE_DEVICES='' / '-1' (CPU-only for reproducibility); removal is an unsafe fix"
+    summary = "report CUDA_VISIBLE_DEVICES='' / '-1' (every GPU hidden, CPU only); removal is an unsafe fix"
     safety = Safety.UNSAFE
     order = 71
     triggers = ("CUDA_VISIBLE_DEVICES",)
@@ -32,10 +35,13 @@ class CudaVisibleDevices(Rule):
         for write in env_writes(ctx):
             if write.key != "CUDA_VISIBLE_DEVICES" or _string_value(write.value) not in ("", "-1"):
                 continue
-            message = ("every GPU is hidden to get reproducible runs; with enable_op_determinism() "
-                       "GPU runs can be reproducible too")
+            # The effect, not a guess at the reason: GPUs are hidden for CPU workers and tests too.
+            message = (f"CUDA_VISIBLE_DEVICES={_string_value(write.value)!r}: every GPU is hidden from TensorFlow: "
+                       "it runs on the CPU. GPU runs can be reproducible with enable_op_determinism(); "
+                       "if the GPUs were hidden only for reproducibility, ")
             if write.simple:
-                ctx.report(write.node, self.code, message + ": removing the line is offered as an unsafe fix",
+                ctx.report(write.node, self.code, message + "removing the line is offered as an unsafe fix",
                            Safety.UNSAFE, [ReplaceStatement(write.unit, [])])
             else:
-                ctx.report(write.node, self.code, message, Safety.MANUAL)
+                ctx.report(write.node, self.code, message + "remove 'CUDA_VISIBLE_DEVICES' from this call",
+                           Safety.MANUAL)
