@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--keep-logs", default=None, metavar="DIR",
                         help="keep each run's log and captured results in DIR")
+    parser.add_argument("--workdir", default=None, metavar="DIR",
+                        help="the directory each run's scratch working directory mirrors "
+                             "(default: the current directory)")
     parser.add_argument("--control", action="store_true",
                         help=f"one extra run with every global seed shifted by +{CONTROL_SEED_OFFSET}, "
                              "to check that the verdict depends on the seed at all")
@@ -79,6 +82,10 @@ def main(argv: list[str]) -> int:
         return _error(f"--max-steps must be at least 1 (got {ns.max_steps})")
     if ns.timeout is not None and ns.timeout <= 0:
         return _error(f"--timeout must be positive (got {ns.timeout})")
+    workdir = Path(ns.workdir) if ns.workdir else Path.cwd()
+    problem = runner.check_workdir(workdir)
+    if problem:
+        return _error(problem)
     verifier = Verifier(
         script=script,
         script_args=script_args,
@@ -87,6 +94,7 @@ def main(argv: list[str]) -> int:
         timeout=ns.timeout,
         control=ns.control,
         keep_logs=Path(ns.keep_logs) if ns.keep_logs else None,
+        workdir=workdir,
     )
     result = verifier.verify()
     sys.stdout.write(report.render_text(result))
@@ -100,7 +108,8 @@ class Verifier:
     """Runs the script N (+ diagnostic) times and assembles the report dict."""
 
     def __init__(self, script: Path, script_args: list[str], runs: int, max_steps: int | None,
-                 timeout: float | None, control: bool, keep_logs: Path | None) -> None:
+                 timeout: float | None, control: bool, keep_logs: Path | None,
+                 workdir: Path | None = None) -> None:
         self.script = script
         self.script_args = script_args
         self.runs = runs
@@ -108,7 +117,8 @@ class Verifier:
         self.timeout = timeout
         self.control = control
         self.keep_logs = keep_logs
-        self.original_cwd = Path.cwd()
+        self.original_cwd = workdir if workdir is not None else Path.cwd()
+        self.mirror_noted = False
         user_hash = os.environ.get("PYTHONHASHSEED")
         # An explicit user setting is part of the environment being verified;
         # otherwise every run gets a different, explicit value so that hash
@@ -136,6 +146,7 @@ class Verifier:
                 progress(display, elapsed)
             show(label, 0.0)
         outcome = runner.execute(spec, self.original_cwd, show)
+        self.mirror_noted = self.mirror_noted or _mirror_note(outcome, self.original_cwd)
         if self.progress:
             state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
             sys.stderr.write(f"\r\033[K[verify] {display}: {state} after {outcome.duration_s:.1f}s\n")
@@ -311,6 +322,23 @@ class Verifier:
         rep["environment_differences"] = _environment_differences(self.outcomes)
         rep["logs_kept"] = str(self.keep_logs) if self.keep_logs else None
         return rep
+
+
+def _mirror_note(outcome: runner.RunOutcome, workdir: Path) -> bool:
+    """Say once on stderr that the working directory exceeded the mirror budget."""
+    mirror = outcome.extra.get("mirror") or {}
+    exhausted = mirror.get("exhausted") or []
+    if not exhausted:
+        return False
+    what = {"bytes": f"{mirror.get('max_total_bytes', 0):,} bytes copied",
+            "entries": f"{mirror.get('max_entries', 0):,} entries",
+            "time": f"{mirror.get('seconds', 0):g} s"}
+    spent = ", ".join(what.get(e, e) for e in exhausted)
+    sys.stderr.write(f"[verify] note: {workdir} is larger than the mirror budget ({spent} per run, "
+                     "see TF_REPRO_VERIFY_* in the README); the rest is linked, not copied. Run from "
+                     "your project directory or pass --workdir DIR to mirror less.\n")
+    sys.stderr.flush()
+    return True
 
 
 def _first_difference(pairs: list[compare.PairDiff]) -> dict[str, Any] | None:

@@ -1,0 +1,156 @@
+"""``verify`` must never harm the user's machine or files (issue 12).
+
+The working-directory mirror is exercised on small fixtures built in
+``tmp_path`` (a FIFO, a socket, files bigger than a low budget passed as a
+parameter or through the ``TF_REPRO_VERIFY_*`` variables); nothing here reads
+``/proc`` or writes more than a few kilobytes, and every child process runs
+under a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tf_repro_migrate.verify import runner
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+CHILD_TIMEOUT = 60
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONHASHSEED", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.update(extra)
+    return env
+
+
+def _verify(cwd: Path, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "tf_repro_migrate.verify.cli", *args]
+    return subprocess.run(cmd, cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=timeout)
+
+
+def _mirror_in_child(src: Path, dst: Path, **budget: Any) -> dict[str, Any]:
+    """Mirror in a child process, so a read that blocks cannot hang the test run."""
+    code = (
+        "import json, sys; from pathlib import Path; from tf_repro_migrate.verify import runner\n"
+        "b = runner.MirrorBudget(**json.loads(sys.argv[3]))\n"
+        "runner.mirror_directory(Path(sys.argv[1]), Path(sys.argv[2]), b)\n"
+        "print(json.dumps({'copied_bytes': b.copied_bytes, 'exhausted': sorted(b.exhausted),"
+        " 'special': b.skipped_special, 'other_fs': b.other_filesystems, 'links': len(b.links)}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(src), str(dst), json.dumps(budget)],
+                          env=_env(), capture_output=True, text=True, timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# ---------------------------------------------------------------------------
+# 1. the mirror copies only regular files, within a byte and time budget
+# ---------------------------------------------------------------------------
+
+
+def test_fifos_and_sockets_are_never_opened_nor_mirrored(tmp_path: Path) -> None:
+    src, dst = tmp_path / "s", tmp_path / "d"
+    src.mkdir()
+    os.mkfifo(src / "pipe")  # opening it for reading would block forever
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(src / "sock"))
+        (src / "small.txt").write_text("hello\n")
+        stats = _mirror_in_child(src, dst)
+    finally:
+        sock.close()
+    assert (dst / "small.txt").read_text() == "hello\n" and not (dst / "small.txt").is_symlink()
+    assert not os.path.lexists(dst / "pipe") and not os.path.lexists(dst / "sock")
+    assert stats["special"] == 2
+    assert stats["copied_bytes"] == len("hello\n")
+
+
+def test_bytes_are_counted_as_copied_and_the_budgets_hold(tmp_path: Path) -> None:
+    src, dst = tmp_path / "s", tmp_path / "d"
+    src.mkdir()
+    (src / "a.bin").write_bytes(b"a" * 600)
+    (src / "b.bin").write_bytes(b"b" * 600)  # would take the total over 1000
+    (src / "c.bin").write_bytes(b"c" * 2000)  # over the per-file limit
+    stats = _mirror_in_child(src, dst, max_file_bytes=1000, max_total_bytes=1000)
+    assert not (dst / "a.bin").is_symlink() and (dst / "a.bin").read_bytes() == b"a" * 600
+    assert (dst / "b.bin").is_symlink() and (dst / "c.bin").is_symlink()
+    assert stats["copied_bytes"] == 600
+    assert stats["exhausted"] == ["bytes"]
+
+
+def test_another_filesystem_is_never_walked_nor_read(tmp_path: Path) -> None:
+    src, dst = tmp_path / "s", tmp_path / "d"
+    (src / "mnt").mkdir(parents=True)
+    (src / "mnt" / "inner.txt").write_text("x")
+    (src / "f.txt").write_text("y")
+    # Declare the mirrored tree to live on another device than its entries:
+    # every entry then counts as "another filesystem" (a mount point).
+    other = os.stat(src).st_dev + 1
+    stats = _mirror_in_child(src, dst, device=other)
+    assert (dst / "mnt").is_symlink() and (dst / "f.txt").is_symlink()
+    assert stats["copied_bytes"] == 0 and stats["other_fs"] == 2
+
+
+def test_time_budget_stops_the_walk(tmp_path: Path) -> None:
+    src, dst = tmp_path / "s", tmp_path / "d"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "x.txt").write_text("x")
+    (src / "y.txt").write_text("y")
+    stats = _mirror_in_child(src, dst, seconds=0.0)
+    assert (dst / "sub").is_symlink() and (dst / "y.txt").is_symlink()
+    assert stats["copied_bytes"] == 0 and "time" in stats["exhausted"]
+
+
+@pytest.mark.parametrize("path, reason", [("/", "filesystem root"), ("/proc", "pseudo-filesystem"),
+                                          ("/sys/kernel", "pseudo-filesystem")])
+def test_roots_and_kernel_filesystems_are_refused(path: str, reason: str) -> None:
+    message = runner.check_workdir(Path(path))
+    assert message is not None and reason in message and "--workdir" in message
+
+
+def test_project_directory_is_accepted(tmp_path: Path) -> None:
+    assert runner.check_workdir(tmp_path) is None
+
+
+def test_verify_refuses_a_filesystem_root_before_any_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    script = tmp_path / "train.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    proc = _verify(tmp_path, str(script), "--workdir", "/", timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 2, proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "filesystem root" in lines[0] and "--workdir" in lines[0]
+    assert not marker.exists()
+
+
+def test_workdir_option_chooses_the_mirrored_directory(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "in.txt").write_text("input\n")
+    script = project / "train.py"
+    script.write_text("assert open('data/in.txt').read() == 'input\\n'\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _verify(elsewhere, str(script), "--workdir", str(project), timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 3, proc  # ran fine, trained nothing: INCONCLUSIVE
+    assert "INCONCLUSIVE" in proc.stdout
+
+
+def test_a_directory_far_larger_than_the_budget_gets_a_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"z" * 5000)
+    (tmp_path / "train.py").write_text("assert len(open('big.bin', 'rb').read()) == 5000\n")
+    proc = _verify(tmp_path, "train.py", timeout=CHILD_TIMEOUT,
+                   TF_REPRO_VERIFY_COPY_MAX_TOTAL_BYTES="1000")
+    assert proc.returncode == 3, proc
+    assert proc.stderr.count("mirror budget") == 1, proc.stderr  # once, not once per run
+    assert "--workdir" in proc.stderr
