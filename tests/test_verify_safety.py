@@ -154,3 +154,110 @@ def test_a_directory_far_larger_than_the_budget_gets_a_clear_message(tmp_path: P
     assert proc.returncode == 3, proc
     assert proc.stderr.count("mirror budget") == 1, proc.stderr  # once, not once per run
     assert "--workdir" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# 2. the user's files never change, even the large ones the mirror links
+# ---------------------------------------------------------------------------
+
+_OVERWRITE_AND_APPEND = '''\
+"""Overwrites an existing model file and appends to an existing log, as training scripts do."""
+import numpy as np
+import keras
+
+with open("train.log") as fh:
+    before = fh.read()
+assert before == "old line\\n" * 400, "train.log already changed (by an earlier run?)"
+assert len(open("model.keras", "rb").read()) == 3000, "model.keras already changed"
+
+keras.utils.set_random_seed(5)
+x = np.arange(32, dtype="float32").reshape(16, 2) / 32
+y = x.sum(axis=1, keepdims=True)
+model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+model.save("model.keras")
+with open("train.log", "a") as fh:
+    fh.write("trained\\n")
+assert open("train.log").read() == before + "trained\\n", "append lost the existing lines"
+assert keras.models.load_model("model.keras").count_params() == 3
+'''
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def test_large_files_the_script_overwrites_or_appends_to_never_change(tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(_OVERWRITE_AND_APPEND)
+    (project / "model.keras").write_bytes(os.urandom(3000))  # larger than the copy limit below
+    (project / "train.log").write_text("old line\n" * 400)  # 3600 bytes
+    before = _snapshot(project)
+    proc = _verify(project, "train.py", TF_REPRO_VERIFY_COPY_MAX_FILE_BYTES="1000")
+    assert proc.returncode == 0, proc
+    assert "VERDICT: REPRODUCIBLE" in proc.stdout
+    assert _snapshot(project) == before
+
+
+_LINKED_DIRECTORY = '''\
+"""Changes a directory the mirror links whole (node_modules) in every way a script can."""
+import os
+import shutil
+from pathlib import Path
+
+d = Path("node_modules")
+assert sorted(os.listdir(d)) == ["app.log", "keep.txt", "sub"], sorted(os.listdir(d))
+(d / "new.txt").write_text("new")
+with open(d / "app.log", "a") as fh:
+    fh.write("appended\\n")
+assert (d / "app.log").read_text() == "start\\nappended\\n"
+os.remove(d / "keep.txt")
+os.mkdir(d / "made")
+os.rename(d / "new.txt", d / "made" / "moved.txt")
+fd = os.open(d / "sub" / "x.txt", os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b"truncated")
+os.close(fd)
+os.chmod(d / "app.log", 0o600)
+shutil.rmtree(d / "sub")
+'''
+
+
+def test_writes_into_a_linked_directory_never_reach_the_original(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "node_modules" / "sub").mkdir(parents=True)
+    (project / "node_modules" / "keep.txt").write_text("keep")
+    (project / "node_modules" / "app.log").write_text("start\n")
+    (project / "node_modules" / "sub" / "x.txt").write_text("x" * 100)
+    (project / "train.py").write_text(_LINKED_DIRECTORY)
+    before = _snapshot(project)
+    modes = {p: p.stat().st_mode for p in project.rglob("*")}
+    proc = _verify(project, "train.py", timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 3, proc  # both runs succeeded (each saw the original files)
+    assert _snapshot(project) == before
+    assert {p: p.stat().st_mode for p in project.rglob("*")} == modes
+
+
+_C_LEVEL_APPEND = '''\
+"""Appends to a linked file from C (libc open/write), below the Python-level guard."""
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.open(b"big.bin", os.O_WRONLY | os.O_APPEND)
+assert fd >= 0, ctypes.get_errno()
+libc.write(fd, b"tail", 4)
+libc.close(fd)
+'''
+
+
+def test_a_write_the_guard_cannot_see_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"b" * 2000)
+    (tmp_path / "train.py").write_text(_C_LEVEL_APPEND)
+    proc = _verify(tmp_path, "train.py", "--runs", "2", timeout=CHILD_TIMEOUT,
+                   TF_REPRO_VERIFY_COPY_MAX_FILE_BYTES="1000")
+    assert proc.returncode == 3, proc
+    assert "changed your file" in proc.stderr and "big.bin" in proc.stderr

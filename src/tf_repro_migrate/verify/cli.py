@@ -147,6 +147,7 @@ class Verifier:
             show(label, 0.0)
         outcome = runner.execute(spec, self.original_cwd, show)
         self.mirror_noted = self.mirror_noted or _mirror_note(outcome, self.original_cwd)
+        _warn_changed_originals(outcome, display)
         if self.progress:
             state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
             sys.stderr.write(f"\r\033[K[verify] {display}: {state} after {outcome.duration_s:.1f}s\n")
@@ -288,8 +289,9 @@ class Verifier:
                         "control": self.control, "keep_logs": str(self.keep_logs) if self.keep_logs else None},
             "hash_seed_pinned_by_user": self.hash_pinned_by_user,
             "isolation": "each run used its own scratch working directory mirroring the original "
-                         "working directory (directories recreated, files <= 1 MiB copied, larger "
-                         "files and tool directories symlinked)",
+                         "working directory (directories recreated, regular files copied within the "
+                         "mirror budget, larger files and tool directories symlinked and copied on "
+                         "the script's first write through them)",
             "comparisons": [],
             "first_difference": None,
             "hash_seed_diagnosis": None,
@@ -339,6 +341,16 @@ def _mirror_note(outcome: runner.RunOutcome, workdir: Path) -> bool:
                      "your project directory or pass --workdir DIR to mirror less.\n")
     sys.stderr.flush()
     return True
+
+
+def _warn_changed_originals(outcome: runner.RunOutcome, display: str) -> None:
+    """Name the user's files a run changed through a link despite the guard."""
+    changed = outcome.extra.get("changed_originals") or []
+    for path in changed:
+        sys.stderr.write(f"[verify] warning: {display} changed your file {path} through the scratch "
+                         "directory's link to it (a write from C code, which the copy-on-write guard "
+                         "does not see; see 'verify: limits and safety' in the README)\n")
+    sys.stderr.flush()
 
 
 def _first_difference(pairs: list[compare.PairDiff]) -> dict[str, Any] | None:

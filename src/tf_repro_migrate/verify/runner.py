@@ -37,6 +37,9 @@ COPY_MAX_TOTAL_BYTES = 128 << 20  # TF_REPRO_VERIFY_COPY_MAX_TOTAL_BYTES: bytes 
 MIRROR_MAX_SECONDS = 20.0  # TF_REPRO_VERIFY_MIRROR_MAX_SECONDS: time spent mirroring per run
 MAX_MIRRORED_ENTRIES = 20_000  # TF_REPRO_VERIFY_MIRROR_MAX_ENTRIES: beyond this, directories are linked whole
 _READ_CHUNK = 1 << 20
+# The child's entry point: installs the copy-on-write guard, then runs the harness.
+HARNESS_MODULE = "tf_repro_migrate.verify.guard"
+SCRATCH_ENV = "TF_REPRO_VERIFY_SCRATCH"  # same name as guard.SCRATCH_ENV (not imported: no side effects)
 # Directories that are never walked (linked whole): tool caches and envs.
 LINK_WHOLE_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", "node_modules",
@@ -356,6 +359,30 @@ def child_environment(hash_seed: str, base: dict[str, str] | None = None) -> dic
     return env
 
 
+def fingerprint_originals(links: list[tuple[str, str]]) -> dict[str, tuple[int, ...] | None]:
+    """A stat fingerprint of every original the scratch directory links to.
+
+    Compared before and after a run, it reveals writes that reached a user's
+    file through a link (made from C code, which the guard does not see).
+    Only ``stat`` is called: nothing is opened.
+    """
+    prints: dict[str, tuple[int, ...] | None] = {}
+    for _link, original in links:
+        try:
+            st = os.stat(original)
+        except OSError:
+            prints[original] = None
+            continue
+        prints[original] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return prints
+
+
+def changed_originals(before: dict[str, tuple[int, ...] | None],
+                      after: dict[str, tuple[int, ...] | None]) -> list[str]:
+    """The originals whose fingerprint differs between ``before`` and ``after``."""
+    return sorted(path for path, print_ in before.items() if after.get(path) != print_)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     # The child leads its own session (start_new_session=True), so its process
     # group contains exactly the processes this run started.
@@ -381,7 +408,8 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
     try:
         budget = MirrorBudget.from_env()
         script_arg = prepare_workdir(scratch, original_cwd, spec.script, budget)
-        cmd = [sys.executable, "-m", "tf_repro_migrate.verify.harness", "--result", str(result_path)]
+        # The guard module installs copy-on-write for the mirror's links, then runs the harness.
+        cmd = [sys.executable, "-m", HARNESS_MODULE, "--result", str(result_path)]
         if spec.max_steps is not None:
             cmd += ["--max-steps", str(spec.max_steps)]
         if spec.seed_offset:
@@ -390,11 +418,14 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         timed_out = False
+        env = child_environment(spec.hash_seed)
+        env[SCRATCH_ENV] = str(scratch)
+        before = fingerprint_originals(budget.links)
         with open(spec.log_path, "wb") as log:
             proc = subprocess.Popen(
                 cmd,
                 cwd=scratch,
-                env=child_environment(spec.hash_seed),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -420,6 +451,7 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
                 _kill_group(proc)  # Ctrl-C: do not leave a training run behind
                 raise
         duration = time.perf_counter() - started
+        changed = changed_originals(before, fingerprint_originals(budget.links))
         result, result_error = _load_result(result_path)
         return RunOutcome(
             label=spec.label,
@@ -431,7 +463,7 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
             log_path=spec.log_path,
             result=result,
             result_error=result_error,
-            extra={"mirror": budget.summary()},
+            extra={"mirror": budget.summary(), "changed_originals": changed},
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
