@@ -261,3 +261,138 @@ def test_a_write_the_guard_cannot_see_is_reported(tmp_path: Path) -> None:
                    TF_REPRO_VERIFY_COPY_MAX_FILE_BYTES="1000")
     assert proc.returncode == 3, proc
     assert "changed your file" in proc.stderr and "big.bin" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# 3. signals end the runs' process groups; leftovers are ended; paths checked first
+# ---------------------------------------------------------------------------
+
+_SPAWNS_AND_WAITS = '''\
+"""Starts a background child, records both pids, then trains 'forever'."""
+import os
+import subprocess
+import sys
+import time
+
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+path = os.path.join(os.environ["RELV_MARKERS"], "pids-%d" % os.getpid())
+with open(path + ".tmp", "w") as fh:
+    fh.write("%d %d" % (os.getpid(), child.pid))
+os.rename(path + ".tmp", path)
+if os.environ.get("RELV_EXIT_AT_ONCE") != "1":
+    time.sleep(300)
+'''
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie nobody reaped yet counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:  # one process' state line, nothing else
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _wait_until(predicate: Any, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def _recorded_pids(markers: Path) -> list[int]:
+    return [int(p) for f in markers.glob("pids-*") if not f.name.endswith(".tmp") for p in f.read_text().split()]
+
+
+def _end_leftovers(pids: list[int]) -> None:
+    """Clean up after a failing test: end the processes it started, by id."""
+    import signal
+
+    for pid in pids:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_end_the_run_group_and_remove_temp_dirs(tmp_path: Path, signame: str) -> None:
+    import signal
+
+    sig = getattr(signal, signame)
+    markers, tmp = tmp_path / "markers", tmp_path / "tmp"
+    markers.mkdir()
+    tmp.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(_SPAWNS_AND_WAITS)
+    cmd = [sys.executable, "-m", "tf_repro_migrate.verify.cli", "train.py"]
+    proc = subprocess.Popen(cmd, cwd=project, env=_env(RELV_MARKERS=str(markers), TMPDIR=str(tmp)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        assert _wait_until(lambda: len(_recorded_pids(markers)) == 2, CHILD_TIMEOUT), "the run never started"
+        pids = _recorded_pids(markers)
+        assert list(tmp.glob("tf-repro-verify-*")), "verify's temporary directory is expected in TMPDIR"
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+        assert proc.returncode == 128 + sig, err
+        assert _wait_until(lambda: not any(_alive(p) for p in pids), 15), "a process of the run survived"
+        assert not list(tmp.glob("tf-repro-verify-*")), "temporary directory left behind"
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=CHILD_TIMEOUT)
+        _end_leftovers(pids or _recorded_pids(markers))
+
+
+def test_background_children_are_ended_when_the_run_ends(tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    (tmp_path / "train.py").write_text(_SPAWNS_AND_WAITS)
+    pids: list[int] = []
+    try:
+        proc = _verify(tmp_path, "train.py", timeout=CHILD_TIMEOUT, RELV_MARKERS=str(markers),
+                       RELV_EXIT_AT_ONCE="1")
+        assert proc.returncode == 3, proc
+        pids = _recorded_pids(markers)
+        assert len(pids) == 4  # two runs, each the script and its child
+        assert _wait_until(lambda: not any(_alive(p) for p in pids), 15), "a background child survived its run"
+    finally:
+        _end_leftovers(pids or _recorded_pids(markers))
+
+
+@pytest.mark.parametrize("option, make_bad", [
+    ("--json", lambda t: t / "a-directory"),
+    ("--json", lambda t: t / "a-file.txt" / "report.json"),
+    ("--keep-logs", lambda t: t / "a-file.txt"),
+    ("--keep-logs", lambda t: t / "a-file.txt" / "logs"),
+])
+def test_output_paths_are_checked_before_the_first_run(tmp_path: Path, option: str, make_bad: Any) -> None:
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "a-file.txt").write_text("not a directory\n")
+    marker = tmp_path / "ran"
+    (tmp_path / "train.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    bad = make_bad(tmp_path)
+    proc = _verify(tmp_path, "train.py", option, str(bad), timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 2, proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and str(bad) in lines[0], proc.stderr
+    assert not marker.exists(), "the script ran before the path was checked"
+
+
+def test_output_path_check_accepts_new_files_in_new_directories(tmp_path: Path) -> None:
+    from tf_repro_migrate.verify import cli
+
+    assert cli.check_output_paths({"--json": str(tmp_path / "new" / "r.json"),
+                                   "--keep-logs": str(tmp_path / "logs"), "--html": None}) is None

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +67,116 @@ def _error(message: str) -> int:
     return 2
 
 
+# Options naming files or directories verify writes: (option, argparse dest, kind).
+# Checked before the first run, so a typo costs no training time; an option
+# not (yet) defined by the parser is skipped.
+OUTPUT_PATH_OPTIONS = (
+    ("--json", "json", "file"),
+    ("--keep-logs", "keep_logs", "dir"),
+    ("--html", "html", "file"),
+)
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path
+    while not os.path.lexists(current) and current.parent != current:
+        current = current.parent
+    return current
+
+
+def _writable_dir(path: Path) -> bool:
+    if not os.access(path, os.W_OK | os.X_OK):
+        return False
+    try:  # root passes os.access even on a read-only mount
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except (OSError, AttributeError):
+        return True
+
+
+def check_output_path(option: str, value: str, kind: str) -> str | None:
+    """Why verify could not write ``value`` (a ``kind`` of "file" or "dir"), or None."""
+    path = Path(value).absolute()
+    if os.path.lexists(path):
+        if kind == "file" and path.is_dir():
+            return f"{option} {value}: is a directory"
+        if kind == "dir" and not path.is_dir():
+            return f"{option} {value}: exists and is not a directory"
+        writable = _writable_dir(path) if kind == "dir" else os.access(path, os.W_OK) and _writable_dir(path.parent)
+        return None if writable else f"{option} {value}: not writable"
+    ancestor = _nearest_existing(path.parent)
+    if not ancestor.is_dir():
+        return f"{option} {value}: {ancestor} is not a directory"
+    if not _writable_dir(ancestor):
+        return f"{option} {value}: directory {ancestor} is not writable"
+    return None
+
+
+def check_output_paths(values: Mapping[str, str | None]) -> str | None:
+    """The first problem among output paths given as ``{option: value}``, or None."""
+    kinds = {option: kind for option, _dest, kind in OUTPUT_PATH_OPTIONS}
+    for option, value in values.items():
+        if value:
+            problem = check_output_path(option, value, kinds.get(option, "file"))
+            if problem:
+                return problem
+    return None
+
+
+def _output_paths(ns: argparse.Namespace) -> dict[str, str | None]:
+    return {option: getattr(ns, dest, None) for option, dest, _kind in OUTPUT_PATH_OPTIONS}
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (runs ended, temp dirs removed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _handle_termination() -> Callable[[], None]:
+    """Turn SIGTERM/SIGHUP into :class:`Terminated`; returns the undo function.
+
+    A second signal during the cleanup is ignored, so the cleanup (ending the
+    run's process group, removing the temporary directories) is not cut short.
+    """
+    signals = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    try:
+        for sig in signals:
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (verify called from a library): leave signals alone
+        pass
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
 def main(argv: list[str]) -> int:
     """Parse ``SCRIPT [options] [-- ARGS...]``, verify, print the report; return the exit code."""
+    restore = _handle_termination()
+    try:
+        return _main(argv)
+    except Terminated as exc:
+        sys.stderr.write(f"{PROG}: stopped by signal {exc.signum}; runs ended, temporary files removed\n")
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; runs ended, temporary files removed\n")
+        return 130
+    finally:
+        restore()
+
+
+def _main(argv: list[str]) -> int:
     own, script_args = _split_script_args(list(argv))
     parser = build_parser()
     try:
@@ -83,7 +193,7 @@ def main(argv: list[str]) -> int:
     if ns.timeout is not None and ns.timeout <= 0:
         return _error(f"--timeout must be positive (got {ns.timeout})")
     workdir = Path(ns.workdir) if ns.workdir else Path.cwd()
-    problem = runner.check_workdir(workdir)
+    problem = runner.check_workdir(workdir) or check_output_paths(_output_paths(ns))
     if problem:
         return _error(problem)
     verifier = Verifier(

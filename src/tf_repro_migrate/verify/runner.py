@@ -383,19 +383,52 @@ def changed_originals(before: dict[str, tuple[int, ...] | None],
     return sorted(path for path, print_ in before.items() if after.get(path) != print_)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    # The child leads its own session (start_new_session=True), so its process
-    # group contains exactly the processes this run started.
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, but is not ours to signal (cannot happen for our own group)
+    return True
+
+
+def end_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """End every process of the run: SIGTERM to its group, SIGKILL after ``grace`` seconds.
+
+    The child leads its own session (``start_new_session=True``), so the
+    process group whose id is its pid holds exactly the processes this run
+    started, including background children that outlived it (only a child
+    that starts a session of its own escapes).  Called when a run ends for
+    any reason: normally, on timeout, on Ctrl-C, SIGTERM or SIGHUP.
+    """
+    pgid = proc.pid
+    deadline = time.monotonic() + grace
+    if _group_exists(pgid):
         try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    while time.monotonic() < deadline:
+        # Reap the leader if it is done, then see whether anyone is left.
+        # (A leftover that ended but whose new parent does not reap it keeps
+        # the group alive as a zombie until the deadline; SIGKILL is harmless.)
+        leader_done = proc.poll() is not None
+        if leader_done and not _group_exists(pgid):
             return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+# The former name.
+_kill_group = end_group
 
 
 ProgressFn = Callable[[str, float], None]
@@ -436,7 +469,6 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
                     elapsed = time.perf_counter() - started
                     if spec.timeout is not None and elapsed >= spec.timeout:
                         timed_out = True
-                        _kill_group(proc)
                         break
                     step = 0.5 if progress else 5.0
                     if spec.timeout is not None:
@@ -447,10 +479,11 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
                     except subprocess.TimeoutExpired:
                         if progress:
                             progress(spec.label, time.perf_counter() - started)
-            except BaseException:
-                _kill_group(proc)  # Ctrl-C: do not leave a training run behind
-                raise
-        duration = time.perf_counter() - started
+            finally:
+                duration = time.perf_counter() - started
+                # Timed out, finished (its background children must not outlive
+                # it), or interrupted (Ctrl-C, SIGTERM, SIGHUP): end the group.
+                end_group(proc)
         changed = changed_originals(before, fingerprint_originals(budget.links))
         result, result_error = _load_result(result_path)
         return RunOutcome(
