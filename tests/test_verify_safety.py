@@ -396,3 +396,43 @@ def test_output_path_check_accepts_new_files_in_new_directories(tmp_path: Path) 
 
     assert cli.check_output_paths({"--json": str(tmp_path / "new" / "r.json"),
                                    "--keep-logs": str(tmp_path / "logs"), "--html": None}) is None
+
+
+# ---------------------------------------------------------------------------
+# 4. an unmigrated script gets the hint to run the migration first
+# ---------------------------------------------------------------------------
+
+_UNMIGRATED = {
+    "ConfigProto": "import tensorflow as tf\nconfig = tf.ConfigProto(intra_op_parallelism_threads=1)\n",
+    "set_session": "import tensorflow as tf\nfrom keras import backend as K\n"
+                   "K.set_session(None)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_UNMIGRATED))
+def test_unmigrated_script_gets_the_migration_hint(tmp_path: Path, name: str) -> None:
+    pytest.importorskip("tensorflow")
+    (tmp_path / "legacy_train.py").write_text(_UNMIGRATED[name])
+    proc = _verify(tmp_path, "legacy_train.py")
+    assert proc.returncode == 2, proc
+    assert "VERDICT: SCRIPT FAILED" in proc.stdout
+    assert f"has no attribute '{name}'" in proc.stdout
+    assert "run `tf-repro-migrate --write legacy_train.py` first" in proc.stdout, proc.stdout
+
+
+def test_a_look_alike_attribute_error_gets_no_migration_hint(tmp_path: Path) -> None:
+    (tmp_path / "mylib.py").write_text("")
+    (tmp_path / "train.py").write_text("import mylib\nmylib.ConfigProto()\n")
+    proc = _verify(tmp_path, "train.py", timeout=CHILD_TIMEOUT)
+    assert proc.returncode == 2, proc
+    assert "has no attribute 'ConfigProto'" in proc.stdout
+    assert "tf-repro-migrate --write" not in proc.stdout
+
+
+def test_migration_hint_matches_tf1_names_of_tensorflow_and_keras_only() -> None:
+    from tf_repro_migrate.verify import cli
+
+    assert cli.migration_hint("AttributeError: module 'tensorflow' has no attribute 'set_random_seed'",
+                              "t.py") is not None
+    assert cli.migration_hint("module 'tensorflow.compat.v1' has no attribute 'foo'", "t.py") is None
+    assert cli.migration_hint("module 'numpy' has no attribute 'ConfigProto'", "t.py") is None

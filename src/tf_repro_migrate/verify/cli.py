@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -379,6 +380,7 @@ class Verifier:
         if outcome.timed_out:
             detail = f"Time limit of {self.timeout:g}s per run (--timeout) exceeded; the run was killed."
         explanation = compare.explain_failure(outcome.result, tail, self.script.name)
+        explanation = explanation or migration_hint(_error_text(outcome.result, tail), str(self.script))
         return {"run": outcome.label, "exit_code": outcome.exit_code, "timed_out": outcome.timed_out,
                 "detail": detail, "explanation": explanation, "log": str(outcome.log_path)
                 if self.keep_logs else f"{outcome.log_path.name} (use --keep-logs DIR to keep it)",
@@ -461,6 +463,35 @@ def _warn_changed_originals(outcome: runner.RunOutcome, display: str) -> None:
                          "directory's link to it (a write from C code, which the copy-on-write guard "
                          "does not see; see 'verify: limits and safety' in the README)\n")
     sys.stderr.flush()
+
+
+# TF1 / standalone-Keras names that no longer exist under TensorFlow 2 / Keras 3:
+# an AttributeError naming one of them means the script was not migrated yet.
+TF1_NAMES = frozenset({
+    "ConfigProto", "GPUOptions", "GraphOptions", "OptimizerOptions", "RunOptions", "Session",
+    "InteractiveSession", "set_random_seed", "get_default_graph", "reset_default_graph",
+    "placeholder", "global_variables_initializer", "local_variables_initializer", "get_variable",
+    "variable_scope", "random_normal", "random_uniform", "truncated_normal", "random_shuffle",
+    "logging", "app", "flags", "contrib", "AdamOptimizer", "GradientDescentOptimizer",
+    "MomentumOptimizer", "RMSPropOptimizer", "AdagradOptimizer", "Saver", "set_session",
+    "get_session", "tensorflow_backend", "set_learning_phase",
+})
+_NO_ATTRIBUTE = re.compile(r"module '((?:tensorflow|keras|tf_keras)(?:\.[\w.]+)?)' has no attribute '(\w+)'")
+
+
+def migration_hint(error_text: str, script: str) -> str | None:
+    """The hint for a script failing on a TF1 name that TensorFlow 2 / Keras 3 removed."""
+    for match in _NO_ATTRIBUTE.finditer(error_text):
+        module, name = match.groups()
+        if name in TF1_NAMES and ".compat.v1" not in module:
+            return (f"`{module}.{name}` does not exist in TensorFlow 2 / Keras 3: the script looks "
+                    f"unmigrated; run `tf-repro-migrate --write {script}` first, then verify it again.")
+    return None
+
+
+def _error_text(result: dict[str, Any] | None, log_tail: str) -> str:
+    error = (result or {}).get("error") or {}
+    return f"{error.get('type') or ''}: {error.get('message') or ''}\n{log_tail}"
 
 
 def _first_difference(pairs: list[compare.PairDiff]) -> dict[str, Any] | None:
