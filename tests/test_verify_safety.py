@@ -203,6 +203,40 @@ def test_large_files_the_script_overwrites_or_appends_to_never_change(tmp_path: 
     assert _snapshot(project) == before
 
 
+_C_LEVEL_WRITERS = '''\
+"""Overwrites an HDF5 weights file (h5py, C) and appends with tf.io.gfile (C++)."""
+import numpy as np
+import keras
+import tensorflow as tf
+
+assert len(open("model.weights.h5", "rb").read()) == 3000, "model.weights.h5 already changed"
+keras.utils.set_random_seed(5)
+x = np.arange(32, dtype="float32").reshape(16, 2) / 32
+model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=0)
+model.save_weights("model.weights.h5")
+with tf.io.gfile.GFile("notes.txt", "a") as fh:
+    fh.write("trained\\n")
+assert open("notes.txt").read() == "note\\n" * 300 + "trained\\n"
+'''
+
+
+def test_h5py_and_gfile_writes_to_large_files_never_change_them(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("h5py")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(_C_LEVEL_WRITERS)
+    (project / "model.weights.h5").write_bytes(os.urandom(3000))
+    (project / "notes.txt").write_text("note\n" * 300)
+    before = _snapshot(project)
+    proc = _verify(project, "train.py", TF_REPRO_VERIFY_COPY_MAX_FILE_BYTES="1000")
+    assert proc.returncode == 0, proc
+    assert _snapshot(project) == before
+    assert "changed your file" not in proc.stderr
+
+
 _LINKED_DIRECTORY = '''\
 """Changes a directory the mirror links whole (node_modules) in every way a script can."""
 import os

@@ -15,9 +15,11 @@ child process installs this guard before the harness runs the script:
   so the change lands in the scratch directory.
 
 The guard wraps Python's file APIs (``open``/``io.open``, the path functions
-of :mod:`os`, ``shutil.rmtree``); writes made from C code (HDF5, TensorFlow's
-own file system layer) are not seen here: the parent compares the originals
-before and after every run and reports any change.
+of :mod:`os`, ``shutil.rmtree``) and the two Python entry points of C-level
+writers training scripts use, ``h5py.File`` (``model.save("m.h5")``,
+``save_weights``) and TensorFlow's ``tf.io.gfile.GFile``.  Other writes made
+from C code are not seen here: the parent compares the originals before and
+after every run and reports any change.
 
 Run as ``python -m tf_repro_migrate.verify.guard HARNESS-ARGS...``: installs
 the guard for the scratch directory named by ``TF_REPRO_VERIFY_SCRATCH`` (the
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import importlib.abc
 import io
 import os
 import shutil
@@ -221,6 +224,82 @@ def install(scratch: str) -> None:
     guarded_rmtree.__doc__ = real_rmtree.__doc__
     guarded_rmtree.avoids_symlink_attacks = getattr(real_rmtree, "avoids_symlink_attacks", False)  # type: ignore[attr-defined]
     shutil.rmtree = guarded_rmtree  # type: ignore[assignment]
+    _install_class_hooks()
+
+
+def _h5py_final(mode: Any) -> int | None:
+    if not isinstance(mode, str) or mode in ("w-", "x"):
+        return None
+    return {"w": _EMPTY, "a": _COPY, "r+": _COPY}.get(mode)
+
+
+def _gfile_final(mode: Any) -> int | None:
+    return _open_final(mode) if isinstance(mode, str) else None
+
+
+# module -> (class attribute, name of its path parameter, of its mode parameter,
+# default mode, mode -> what the final component needs)
+_CLASS_HOOKS: dict[str, tuple[str, str, str, str, Any]] = {
+    "h5py._hl.files": ("File", "name", "mode", "r", _h5py_final),
+    "tensorflow.python.lib.io.file_io": ("FileIO", "name", "mode", "r", _gfile_final),
+}
+
+
+def _wrap_class(module: Any, spec: tuple[str, str, str, str, Any]) -> None:
+    attr, name_param, mode_param, default_mode, final_of = spec
+    cls = getattr(module, attr, None)
+    if cls is None or getattr(cls.__init__, "_tfrm_guarded", False):
+        return
+    real_init = cls.__init__
+
+    def guarded_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        path = args[0] if args else kwargs.get(name_param)
+        mode = args[1] if len(args) > 1 else kwargs.get(mode_param, default_mode)
+        final = final_of(mode)
+        if final is not None and isinstance(path, (str, bytes, os.PathLike)):
+            make_private(path, final)
+        real_init(self, *args, **kwargs)
+
+    guarded_init._tfrm_guarded = True  # type: ignore[attr-defined]
+    guarded_init.__doc__ = real_init.__doc__
+    cls.__init__ = guarded_init
+
+
+class _HookedLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, fullname: str) -> None:
+        self._loader = loader
+        self._fullname = fullname
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        _wrap_class(module, _CLASS_HOOKS[self._fullname])
+
+
+class _ClassHookFinder(importlib.abc.MetaPathFinder):
+    """Wraps the writer classes of :data:`_CLASS_HOOKS` when their module is imported."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname not in _CLASS_HOOKS:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _HookedLoader(spec.loader, fullname)
+                return spec
+        return None
+
+
+def _install_class_hooks() -> None:
+    sys.meta_path.insert(0, _ClassHookFinder())
+    for fullname, spec in _CLASS_HOOKS.items():
+        if fullname in sys.modules:
+            _wrap_class(sys.modules[fullname], spec)
 
 
 def main(argv: list[str] | None = None) -> int:
