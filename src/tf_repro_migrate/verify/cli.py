@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", default=None, metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--keep-logs", default=None, metavar="DIR",
                         help="keep each run's log and captured results in DIR")
+    parser.add_argument("--workdir", default=None, metavar="DIR",
+                        help="the directory each run's scratch working directory mirrors "
+                             "(default: the current directory)")
     parser.add_argument("--control", action="store_true",
                         help=f"one extra run with every global seed shifted by +{CONTROL_SEED_OFFSET}, "
                              "to check that the verdict depends on the seed at all")
@@ -62,8 +68,116 @@ def _error(message: str) -> int:
     return 2
 
 
+# Options naming files or directories verify writes: (option, argparse dest, kind).
+# Checked before the first run, so a typo costs no training time; an option
+# not (yet) defined by the parser is skipped.
+OUTPUT_PATH_OPTIONS = (
+    ("--json", "json", "file"),
+    ("--keep-logs", "keep_logs", "dir"),
+    ("--html", "html", "file"),
+)
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path
+    while not os.path.lexists(current) and current.parent != current:
+        current = current.parent
+    return current
+
+
+def _writable_dir(path: Path) -> bool:
+    if not os.access(path, os.W_OK | os.X_OK):
+        return False
+    try:  # root passes os.access even on a read-only mount
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except (OSError, AttributeError):
+        return True
+
+
+def check_output_path(option: str, value: str, kind: str) -> str | None:
+    """Why verify could not write ``value`` (a ``kind`` of "file" or "dir"), or None."""
+    path = Path(value).absolute()
+    if os.path.lexists(path):
+        if kind == "file" and path.is_dir():
+            return f"{option} {value}: is a directory"
+        if kind == "dir" and not path.is_dir():
+            return f"{option} {value}: exists and is not a directory"
+        writable = _writable_dir(path) if kind == "dir" else os.access(path, os.W_OK) and _writable_dir(path.parent)
+        return None if writable else f"{option} {value}: not writable"
+    ancestor = _nearest_existing(path.parent)
+    if not ancestor.is_dir():
+        return f"{option} {value}: {ancestor} is not a directory"
+    if not _writable_dir(ancestor):
+        return f"{option} {value}: directory {ancestor} is not writable"
+    return None
+
+
+def check_output_paths(values: Mapping[str, str | None]) -> str | None:
+    """The first problem among output paths given as ``{option: value}``, or None."""
+    kinds = {option: kind for option, _dest, kind in OUTPUT_PATH_OPTIONS}
+    for option, value in values.items():
+        if value:
+            problem = check_output_path(option, value, kinds.get(option, "file"))
+            if problem:
+                return problem
+    return None
+
+
+def _output_paths(ns: argparse.Namespace) -> dict[str, str | None]:
+    return {option: getattr(ns, dest, None) for option, dest, _kind in OUTPUT_PATH_OPTIONS}
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (runs ended, temp dirs removed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _handle_termination() -> Callable[[], None]:
+    """Turn SIGTERM/SIGHUP into :class:`Terminated`; returns the undo function.
+
+    A second signal during the cleanup is ignored, so the cleanup (ending the
+    run's process group, removing the temporary directories) is not cut short.
+    """
+    signals = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    try:
+        for sig in signals:
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (verify called from a library): leave signals alone
+        pass
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
 def main(argv: list[str]) -> int:
     """Parse ``SCRIPT [options] [-- ARGS...]``, verify, print the report; return the exit code."""
+    restore = _handle_termination()
+    try:
+        return _main(argv)
+    except Terminated as exc:
+        sys.stderr.write(f"{PROG}: stopped by signal {exc.signum}; runs ended, temporary files removed\n")
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; runs ended, temporary files removed\n")
+        return 130
+    finally:
+        restore()
+
+
+def _main(argv: list[str]) -> int:
     own, script_args = _split_script_args(list(argv))
     parser = build_parser()
     try:
@@ -79,6 +193,10 @@ def main(argv: list[str]) -> int:
         return _error(f"--max-steps must be at least 1 (got {ns.max_steps})")
     if ns.timeout is not None and ns.timeout <= 0:
         return _error(f"--timeout must be positive (got {ns.timeout})")
+    workdir = Path(ns.workdir) if ns.workdir else Path.cwd()
+    problem = runner.check_workdir(workdir) or check_output_paths(_output_paths(ns))
+    if problem:
+        return _error(problem)
     verifier = Verifier(
         script=script,
         script_args=script_args,
@@ -87,6 +205,7 @@ def main(argv: list[str]) -> int:
         timeout=ns.timeout,
         control=ns.control,
         keep_logs=Path(ns.keep_logs) if ns.keep_logs else None,
+        workdir=workdir,
     )
     result = verifier.verify()
     sys.stdout.write(report.render_text(result))
@@ -100,7 +219,8 @@ class Verifier:
     """Runs the script N (+ diagnostic) times and assembles the report dict."""
 
     def __init__(self, script: Path, script_args: list[str], runs: int, max_steps: int | None,
-                 timeout: float | None, control: bool, keep_logs: Path | None) -> None:
+                 timeout: float | None, control: bool, keep_logs: Path | None,
+                 workdir: Path | None = None) -> None:
         self.script = script
         self.script_args = script_args
         self.runs = runs
@@ -108,7 +228,8 @@ class Verifier:
         self.timeout = timeout
         self.control = control
         self.keep_logs = keep_logs
-        self.original_cwd = Path.cwd()
+        self.original_cwd = workdir if workdir is not None else Path.cwd()
+        self.mirror_noted = False
         user_hash = os.environ.get("PYTHONHASHSEED")
         # An explicit user setting is part of the environment being verified;
         # otherwise every run gets a different, explicit value so that hash
@@ -136,6 +257,8 @@ class Verifier:
                 progress(display, elapsed)
             show(label, 0.0)
         outcome = runner.execute(spec, self.original_cwd, show)
+        self.mirror_noted = self.mirror_noted or _mirror_note(outcome, self.original_cwd)
+        _warn_changed_originals(outcome, display)
         if self.progress:
             state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
             sys.stderr.write(f"\r\033[K[verify] {display}: {state} after {outcome.duration_s:.1f}s\n")
@@ -257,6 +380,7 @@ class Verifier:
         if outcome.timed_out:
             detail = f"Time limit of {self.timeout:g}s per run (--timeout) exceeded; the run was killed."
         explanation = compare.explain_failure(outcome.result, tail, self.script.name)
+        explanation = explanation or migration_hint(_error_text(outcome.result, tail), str(self.script))
         return {"run": outcome.label, "exit_code": outcome.exit_code, "timed_out": outcome.timed_out,
                 "detail": detail, "explanation": explanation, "log": str(outcome.log_path)
                 if self.keep_logs else f"{outcome.log_path.name} (use --keep-logs DIR to keep it)",
@@ -277,8 +401,9 @@ class Verifier:
                         "control": self.control, "keep_logs": str(self.keep_logs) if self.keep_logs else None},
             "hash_seed_pinned_by_user": self.hash_pinned_by_user,
             "isolation": "each run used its own scratch working directory mirroring the original "
-                         "working directory (directories recreated, files <= 1 MiB copied, larger "
-                         "files and tool directories symlinked)",
+                         "working directory (directories recreated, regular files copied within the "
+                         "mirror budget, larger files and tool directories symlinked and copied on "
+                         "the script's first write through them)",
             "comparisons": [],
             "first_difference": None,
             "hash_seed_diagnosis": None,
@@ -311,6 +436,62 @@ class Verifier:
         rep["environment_differences"] = _environment_differences(self.outcomes)
         rep["logs_kept"] = str(self.keep_logs) if self.keep_logs else None
         return rep
+
+
+def _mirror_note(outcome: runner.RunOutcome, workdir: Path) -> bool:
+    """Say once on stderr that the working directory exceeded the mirror budget."""
+    mirror = outcome.extra.get("mirror") or {}
+    exhausted = mirror.get("exhausted") or []
+    if not exhausted:
+        return False
+    what = {"bytes": f"{mirror.get('max_total_bytes', 0):,} bytes copied",
+            "entries": f"{mirror.get('max_entries', 0):,} entries",
+            "time": f"{mirror.get('seconds', 0):g} s"}
+    spent = ", ".join(what.get(e, e) for e in exhausted)
+    sys.stderr.write(f"[verify] note: {workdir} is larger than the mirror budget ({spent} per run, "
+                     "see TF_REPRO_VERIFY_* in the README); the rest is linked, not copied. Run from "
+                     "your project directory or pass --workdir DIR to mirror less.\n")
+    sys.stderr.flush()
+    return True
+
+
+def _warn_changed_originals(outcome: runner.RunOutcome, display: str) -> None:
+    """Name the user's files a run changed through a link despite the guard."""
+    changed = outcome.extra.get("changed_originals") or []
+    for path in changed:
+        sys.stderr.write(f"[verify] warning: {display} changed your file {path} through the scratch "
+                         "directory's link to it (a write from C code, which the copy-on-write guard "
+                         "does not see; see 'verify: limits and safety' in the README)\n")
+    sys.stderr.flush()
+
+
+# TF1 / standalone-Keras names that no longer exist under TensorFlow 2 / Keras 3:
+# an AttributeError naming one of them means the script was not migrated yet.
+TF1_NAMES = frozenset({
+    "ConfigProto", "GPUOptions", "GraphOptions", "OptimizerOptions", "RunOptions", "Session",
+    "InteractiveSession", "set_random_seed", "get_default_graph", "reset_default_graph",
+    "placeholder", "global_variables_initializer", "local_variables_initializer", "get_variable",
+    "variable_scope", "random_normal", "random_uniform", "truncated_normal", "random_shuffle",
+    "logging", "app", "flags", "contrib", "AdamOptimizer", "GradientDescentOptimizer",
+    "MomentumOptimizer", "RMSPropOptimizer", "AdagradOptimizer", "Saver", "set_session",
+    "get_session", "tensorflow_backend", "set_learning_phase",
+})
+_NO_ATTRIBUTE = re.compile(r"module '((?:tensorflow|keras|tf_keras)(?:\.[\w.]+)?)' has no attribute '(\w+)'")
+
+
+def migration_hint(error_text: str, script: str) -> str | None:
+    """The hint for a script failing on a TF1 name that TensorFlow 2 / Keras 3 removed."""
+    for match in _NO_ATTRIBUTE.finditer(error_text):
+        module, name = match.groups()
+        if name in TF1_NAMES and ".compat.v1" not in module:
+            return (f"`{module}.{name}` does not exist in TensorFlow 2 / Keras 3: the script looks "
+                    f"unmigrated; run `tf-repro-migrate --write {script}` first, then verify it again.")
+    return None
+
+
+def _error_text(result: dict[str, Any] | None, log_tail: str) -> str:
+    error = (result or {}).get("error") or {}
+    return f"{error.get('type') or ''}: {error.get('message') or ''}\n{log_tail}"
 
 
 def _first_difference(pairs: list[compare.PairDiff]) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,36 +29,143 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-# Mirroring policy (documented in the README section).
-COPY_MAX_FILE_BYTES = 1 << 20  # regular files up to 1 MiB are copied ...
-COPY_MAX_TOTAL_BYTES = 32 << 20  # ... until 32 MiB were copied for one run
-MAX_MIRRORED_ENTRIES = 20_000  # beyond this, directories are linked whole
+# Mirroring policy (documented in the README section "verify: limits and safety").
+# Every budget can be lowered (or raised) through the TF_REPRO_VERIFY_* variable
+# named next to it.
+COPY_MAX_FILE_BYTES = 16 << 20  # TF_REPRO_VERIFY_COPY_MAX_FILE_BYTES: larger files are linked
+COPY_MAX_TOTAL_BYTES = 128 << 20  # TF_REPRO_VERIFY_COPY_MAX_TOTAL_BYTES: bytes copied per run
+MIRROR_MAX_SECONDS = 20.0  # TF_REPRO_VERIFY_MIRROR_MAX_SECONDS: time spent mirroring per run
+MAX_MIRRORED_ENTRIES = 20_000  # TF_REPRO_VERIFY_MIRROR_MAX_ENTRIES: beyond this, directories are linked whole
+_READ_CHUNK = 1 << 20
+# The child's entry point: installs the copy-on-write guard, then runs the harness.
+HARNESS_MODULE = "tf_repro_migrate.verify.guard"
+SCRATCH_ENV = "TF_REPRO_VERIFY_SCRATCH"  # same name as guard.SCRATCH_ENV (not imported: no side effects)
 # Directories that are never walked (linked whole): tool caches and envs.
 LINK_WHOLE_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", "node_modules",
      ".mypy_cache", ".pytest_cache", ".tox", ".nox", ".ruff_cache"}
 )
+# Kernel pseudo-filesystems: their "regular" files report size 0 and may be
+# endless (/proc/<pid>/pagemap) or block on read (/proc/kmsg).
+_PSEUDO_FS_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        return default
 
 
 @dataclass
-class _MirrorBudget:
+class MirrorBudget:
+    """Limits of one mirror, and what the mirror did (filled in while it runs)."""
+
+    max_file_bytes: int = COPY_MAX_FILE_BYTES
+    max_total_bytes: int = COPY_MAX_TOTAL_BYTES
+    seconds: float = MIRROR_MAX_SECONDS
     entries: int = MAX_MIRRORED_ENTRIES
-    copy_bytes: int = COPY_MAX_TOTAL_BYTES
     # Real paths never mirrored: verify's own temporary directory, which lies
     # inside the working directory when verify is run from the temp dir.
     exclude: frozenset[str] = frozenset()
+    # st_dev of the mirrored tree (default: the source directory's); entries on
+    # another device are mount points of another filesystem: linked, never read.
+    device: int | None = None
+    # -- accounting --
+    copied_bytes: int = 0
+    exhausted: set[str] = field(default_factory=set)  # "bytes", "time", "entries"
+    skipped_special: int = 0
+    other_filesystems: int = 0
+    # (link in the scratch directory, original it points to) for every link made
+    links: list[tuple[str, str]] = field(default_factory=list)
+    deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        self.entries_limit = self.entries  # ``entries`` counts down while mirroring
+
+    @classmethod
+    def from_env(cls, exclude: frozenset[str] = frozenset()) -> MirrorBudget:
+        """The default budget, with the ``TF_REPRO_VERIFY_*`` overrides applied."""
+        return cls(
+            max_file_bytes=int(_env_number("TF_REPRO_VERIFY_COPY_MAX_FILE_BYTES", COPY_MAX_FILE_BYTES)),
+            max_total_bytes=int(_env_number("TF_REPRO_VERIFY_COPY_MAX_TOTAL_BYTES", COPY_MAX_TOTAL_BYTES)),
+            seconds=_env_number("TF_REPRO_VERIFY_MIRROR_MAX_SECONDS", MIRROR_MAX_SECONDS),
+            entries=int(_env_number("TF_REPRO_VERIFY_MIRROR_MAX_ENTRIES", MAX_MIRRORED_ENTRIES)),
+            exclude=exclude,
+        )
+
+    def out_of_time(self) -> bool:
+        """True once the time budget is spent (and remembers that it was)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.exhausted.add("time")
+            return True
+        return False
+
+    def summary(self) -> dict[str, Any]:
+        """What the mirror did, JSON-friendly."""
+        return {"copied_bytes": self.copied_bytes, "exhausted": sorted(self.exhausted),
+                "max_total_bytes": self.max_total_bytes, "max_entries": self.entries_limit,
+                "seconds": self.seconds,
+                "links": len(self.links), "skipped_special": self.skipped_special,
+                "other_filesystems": self.other_filesystems}
 
 
-def mirror_directory(src: Path, dst: Path, budget: _MirrorBudget | None = None) -> None:
+# The former private name, kept for callers of the first release.
+_MirrorBudget = MirrorBudget
+
+
+def check_workdir(path: Path) -> str | None:
+    """Why ``path`` must not be mirrored as the runs' working directory, or None.
+
+    Only the path is inspected (nothing below it is listed or read).
+    """
+    resolved = Path(os.path.realpath(path))
+    advice = "run verify from your project directory or pass --workdir DIR"
+    if not resolved.is_dir():
+        return f"working directory {path} is not a directory; {advice}"
+    if resolved.parent == resolved:
+        return (f"working directory {resolved} is a filesystem root: every run would mirror the "
+                f"whole machine; {advice}")
+    text = str(resolved)
+    for root in _PSEUDO_FS_ROOTS:
+        if text == root or text.startswith(root + os.sep):
+            return (f"working directory {resolved} is on a kernel pseudo-filesystem ({root}), whose "
+                    f"files cannot be copied safely; {advice}")
+    return None
+
+
+def mirror_directory(src: Path, dst: Path, budget: MirrorBudget | None = None) -> None:
     """Make ``dst`` look like ``src`` for a script that reads relative paths.
 
     Sub-directories are recreated as real directories (so new files written
-    into them stay in ``dst``), small regular files are copied (so overwriting
-    them does not touch the originals), and large files, symbolic links, tool
-    directories and anything past the budget are symbolic links to the
-    originals (reads work; writes through such a link reach the original).
+    into them stay in ``dst``) and regular files are copied (so overwriting
+    them does not touch the originals), within ``budget``.  Larger files,
+    symbolic links, tool directories, other filesystems (mount points) and
+    anything past the budget are symbolic links to the originals; the guard
+    (:mod:`tf_repro_migrate.verify.guard`) turns a link into a private copy
+    before the script writes through it.  Devices, FIFOs and sockets are left
+    out: they are never opened, not even to look at them.
     """
-    budget = budget or _MirrorBudget()
+    budget = budget or MirrorBudget.from_env()
+    if budget.device is None:
+        try:
+            budget.device = os.stat(src).st_dev
+        except OSError:
+            return
+    if budget.deadline is None:
+        budget.deadline = time.monotonic() + budget.seconds
+    _mirror(src, dst, budget)
+
+
+def _link(source: str, target: Path, budget: MirrorBudget, is_dir: bool = False) -> None:
+    os.symlink(source, target, target_is_directory=is_dir)
+    budget.links.append((str(target), source))
+
+
+def _mirror(src: Path, dst: Path, budget: MirrorBudget) -> None:
     dst.mkdir(parents=True, exist_ok=True)
     try:
         entries = sorted(os.scandir(src), key=lambda e: e.name)
@@ -65,34 +173,97 @@ def mirror_directory(src: Path, dst: Path, budget: _MirrorBudget | None = None) 
         return
     for entry in entries:
         target = dst / entry.name
-        source = Path(entry.path)
+        source = entry.path
         if budget.exclude and os.path.realpath(source) in budget.exclude:
             continue
-        budget.entries -= 1
         try:
-            if entry.is_symlink():
-                os.symlink(os.path.abspath(source), target)
-            elif entry.is_dir():
-                if entry.name in LINK_WHOLE_DIRS or budget.entries <= 0:
-                    os.symlink(source, target, target_is_directory=True)
+            # lstat only: the mode and device decide, the contents are not touched.
+            st = entry.stat(follow_symlinks=False)
+            mode = st.st_mode
+            if stat.S_ISLNK(mode):
+                _link(os.path.abspath(source), target, budget)
+                continue
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                budget.skipped_special += 1  # device, FIFO, socket: never opened
+                continue
+            is_dir = stat.S_ISDIR(mode)
+            if st.st_dev != budget.device:
+                budget.other_filesystems += 1
+                _link(source, target, budget, is_dir)
+                continue
+            budget.entries -= 1
+            if budget.entries <= 0:
+                budget.exhausted.add("entries")
+            stop = budget.entries <= 0 or budget.out_of_time()
+            if is_dir:
+                if entry.name in LINK_WHOLE_DIRS or stop:
+                    _link(source, target, budget, True)
                 else:
-                    mirror_directory(source, target, budget)
-            elif entry.is_file():
-                size = entry.stat().st_size
-                if size <= COPY_MAX_FILE_BYTES and size <= budget.copy_bytes and budget.entries > 0:
-                    shutil.copy2(source, target)
-                    budget.copy_bytes -= size
-                else:
-                    os.symlink(source, target)
-            else:  # sockets, fifos, devices: link, never copy
-                os.symlink(source, target)
+                    _mirror(Path(source), target, budget)
+                continue
+            fits = (st.st_size <= budget.max_file_bytes
+                    and budget.copied_bytes + st.st_size <= budget.max_total_bytes)
+            if not fits and st.st_size <= budget.max_file_bytes:
+                budget.exhausted.add("bytes")
+            if stop or not fits or not _copy_regular(source, target, st, budget):
+                _link(source, target, budget)
         except OSError:
             # An unreadable entry is simply absent in the scratch directory,
             # as it would be unusable by the script anyway.
             continue
 
 
-def prepare_workdir(scratch: Path, original_cwd: Path, script: Path) -> str:
+class _Abandon(Exception):
+    """The file turned out bigger than its budget (or the time ran out)."""
+
+
+def _copy_regular(source: str, target: Path, st: os.stat_result, budget: MirrorBudget) -> bool:
+    """Copy one regular file, counting the bytes actually read; False if abandoned.
+
+    The size from ``stat`` is only a hint (pseudo-files say 0 and never end):
+    reading stops as soon as more than the per-file or total budget arrived.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(source, flags)
+    try:
+        fst = os.fstat(fd)
+        # Replaced between scandir and open (by a FIFO, say): do not read it.
+        if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
+            return False
+        limit = min(budget.max_file_bytes, budget.max_total_bytes - budget.copied_bytes)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        copied = 0
+        try:
+            while True:
+                chunk = os.read(fd, _READ_CHUNK)
+                if not chunk:
+                    break
+                copied += len(chunk)
+                if copied > limit:
+                    budget.exhausted.add("bytes")
+                    raise _Abandon
+                if budget.out_of_time():
+                    raise _Abandon
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(out, view):]
+        except BaseException as exc:
+            os.close(out)
+            os.unlink(target)
+            if isinstance(exc, _Abandon):
+                return False
+            raise
+        os.close(out)
+        budget.copied_bytes += copied
+        os.chmod(target, stat.S_IMODE(fst.st_mode))
+        os.utime(target, ns=(fst.st_atime_ns, fst.st_mtime_ns))
+        return True
+    finally:
+        os.close(fd)
+
+
+def prepare_workdir(scratch: Path, original_cwd: Path, script: Path,
+                    budget: MirrorBudget | None = None) -> str:
     """Fill ``scratch`` from ``original_cwd`` and return the script path to run.
 
     When the script lies inside the original working directory it is run
@@ -101,8 +272,10 @@ def prepare_workdir(scratch: Path, original_cwd: Path, script: Path) -> str:
     its original absolute path.
     """
     # scratch's parent is verify's temporary root: never mirror it into itself.
-    exclude = frozenset({os.path.realpath(scratch.parent)})
-    mirror_directory(original_cwd, scratch, _MirrorBudget(exclude=exclude))
+    if budget is None:
+        budget = MirrorBudget.from_env()
+    budget.exclude = budget.exclude | {os.path.realpath(scratch.parent)}
+    mirror_directory(original_cwd, scratch, budget)
     try:
         relative = script.resolve().relative_to(original_cwd.resolve())
     except ValueError:
@@ -186,19 +359,76 @@ def child_environment(hash_seed: str, base: dict[str, str] | None = None) -> dic
     return env
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    # The child leads its own session (start_new_session=True), so its process
-    # group contains exactly the processes this run started.
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+def fingerprint_originals(links: list[tuple[str, str]]) -> dict[str, tuple[int, ...] | None]:
+    """A stat fingerprint of every original the scratch directory links to.
+
+    Compared before and after a run, it reveals writes that reached a user's
+    file through a link (made from C code, which the guard does not see).
+    Only ``stat`` is called: nothing is opened.
+    """
+    prints: dict[str, tuple[int, ...] | None] = {}
+    for _link, original in links:
         try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
+            st = os.stat(original)
+        except OSError:
+            prints[original] = None
             continue
+        prints[original] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return prints
+
+
+def changed_originals(before: dict[str, tuple[int, ...] | None],
+                      after: dict[str, tuple[int, ...] | None]) -> list[str]:
+    """The originals whose fingerprint differs between ``before`` and ``after``."""
+    return sorted(path for path, print_ in before.items() if after.get(path) != print_)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, but is not ours to signal (cannot happen for our own group)
+    return True
+
+
+def end_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """End every process of the run: SIGTERM to its group, SIGKILL after ``grace`` seconds.
+
+    The child leads its own session (``start_new_session=True``), so the
+    process group whose id is its pid holds exactly the processes this run
+    started, including background children that outlived it (only a child
+    that starts a session of its own escapes).  Called when a run ends for
+    any reason: normally, on timeout, on Ctrl-C, SIGTERM or SIGHUP.
+    """
+    pgid = proc.pid
+    deadline = time.monotonic() + grace
+    if _group_exists(pgid):
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    while time.monotonic() < deadline:
+        # Reap the leader if it is done, then see whether anyone is left.
+        # (A leftover that ended but whose new parent does not reap it keeps
+        # the group alive as a zombie until the deadline; SIGKILL is harmless.)
+        leader_done = proc.poll() is not None
+        if leader_done and not _group_exists(pgid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+# The former name.
+_kill_group = end_group
 
 
 ProgressFn = Callable[[str, float], None]
@@ -209,8 +439,10 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
     scratch = Path(tempfile.mkdtemp(prefix="work-", dir=spec.workdir_root))
     result_path = spec.workdir_root / f"{spec.label.replace(' ', '-')}.result.json"
     try:
-        script_arg = prepare_workdir(scratch, original_cwd, spec.script)
-        cmd = [sys.executable, "-m", "tf_repro_migrate.verify.harness", "--result", str(result_path)]
+        budget = MirrorBudget.from_env()
+        script_arg = prepare_workdir(scratch, original_cwd, spec.script, budget)
+        # The guard module installs copy-on-write for the mirror's links, then runs the harness.
+        cmd = [sys.executable, "-m", HARNESS_MODULE, "--result", str(result_path)]
         if spec.max_steps is not None:
             cmd += ["--max-steps", str(spec.max_steps)]
         if spec.seed_offset:
@@ -219,11 +451,14 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         timed_out = False
+        env = child_environment(spec.hash_seed)
+        env[SCRATCH_ENV] = str(scratch)
+        before = fingerprint_originals(budget.links)
         with open(spec.log_path, "wb") as log:
             proc = subprocess.Popen(
                 cmd,
                 cwd=scratch,
-                env=child_environment(spec.hash_seed),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -234,7 +469,6 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
                     elapsed = time.perf_counter() - started
                     if spec.timeout is not None and elapsed >= spec.timeout:
                         timed_out = True
-                        _kill_group(proc)
                         break
                     step = 0.5 if progress else 5.0
                     if spec.timeout is not None:
@@ -245,10 +479,12 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
                     except subprocess.TimeoutExpired:
                         if progress:
                             progress(spec.label, time.perf_counter() - started)
-            except BaseException:
-                _kill_group(proc)  # Ctrl-C: do not leave a training run behind
-                raise
-        duration = time.perf_counter() - started
+            finally:
+                duration = time.perf_counter() - started
+                # Timed out, finished (its background children must not outlive
+                # it), or interrupted (Ctrl-C, SIGTERM, SIGHUP): end the group.
+                end_group(proc)
+        changed = changed_originals(before, fingerprint_originals(budget.links))
         result, result_error = _load_result(result_path)
         return RunOutcome(
             label=spec.label,
@@ -260,6 +496,7 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
             log_path=spec.log_path,
             result=result,
             result_error=result_error,
+            extra={"mirror": budget.summary(), "changed_originals": changed},
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
