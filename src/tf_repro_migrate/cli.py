@@ -26,6 +26,7 @@ from tf_repro_migrate.pipeline import FileResult, Job, run
 from tf_repro_migrate.progress import Progress
 from tf_repro_migrate.report import RunReport, format_for
 from tf_repro_migrate.report import render as render_report
+from tf_repro_migrate.workers import DEFAULT_TIMEOUT
 
 EXIT_OK, EXIT_WORK_REMAINS, EXIT_ERROR = 0, 1, 2
 EXPLICIT_FILES_POOL_THRESHOLD = 64
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "are always skipped)")
     parser.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                         help="worker processes (default: all cores, used only for larger trees)")
+    parser.add_argument("--timeout-per-file", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"give up on a file after this long (default {DEFAULT_TIMEOUT:g}; 0: no limit)")
     parser.add_argument("--keras-target", choices=("keras", "tf.keras"), default="keras",
                         help="emit keras.utils.set_random_seed (Keras 3, default) or tf.keras.utils.set_random_seed")
     parser.add_argument("--format", "--output-format", dest="format", choices=("text", "json", "sarif"),
@@ -166,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.interactive:
         results = run_interactive(files, options, sys.stdin, out, lambda d: out.write(style.diff(d)))
     else:
-        results = run(files, Job(options, write=args.write), jobs=jobs, **({"pool_threshold": threshold}
-                                                                           if threshold else {}))
+        results = run(files, Job(options, write=args.write), jobs=jobs, timeout=args.timeout_per_file or None,
+                      **({"pool_threshold": threshold} if threshold else {}))
     progress = Progress(err, len(files), enabled=err.isatty() and not args.quiet)
     for result in results:
         if text_out and (result.findings or result.diff or result.status == "error" or result.problems):

@@ -15,17 +15,18 @@ import gc
 import io
 import os
 import tokenize
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import libcst as cst
 
-from tf_repro_migrate.engine import Options, migrate_source, might_match
+from tf_repro_migrate.engine import Options, Result, migrate_module, migrate_source, might_match, parse
 from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
 from tf_repro_migrate.findings import Finding
 from tf_repro_migrate.notebook import NotebookError, migrate_notebook
+from tf_repro_migrate.prescreen import could_match_tree, python_ast
+from tf_repro_migrate.workers import DEFAULT_TIMEOUT, WorkerPool
 
 # Below this many files a pool costs more (start-up, imports) than it saves.
 POOL_THRESHOLD = 16
@@ -34,6 +35,9 @@ POOL_THRESHOLD = 16
 # a large tree. Collected ten times less often, the garbage between collections stays bounded
 # (peak memory still does not grow with the number of files: bench/README.md).
 GC_THRESHOLDS = (100_000, 50, 100)
+# Larger files are refused before parsing: libcst needs about 400 bytes of memory per byte of
+# source (a 50 MB file ran a machine out of its 23 GB), and no hand-written source is this big.
+MAX_FILE_BYTES = 10 << 20
 
 
 @dataclass
@@ -70,6 +74,38 @@ def decode(data: bytes) -> tuple[str, str]:
         raise SourceError(f"cannot decode as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}") from None
 
 
+def migrate_text(text: str, options: Options) -> Result:
+    """``engine.migrate_source``, except that CPython's own parser checks the text first and
+    what it cannot compile never reaches libcst: deep nesting that CPython refuses ("too many
+    nested parentheses") overflows the stack of libcst's native parser and kills the process,
+    and what exhausts CPython's recursion limit takes libcst minutes. The Python syntax tree is
+    the one the second pre-filter needs anyway, so this costs nothing on the usual path.
+    Raises SourceError with the one-line reason."""
+    if not might_match(text):
+        return Result(text, text, skipped=True)
+    try:
+        tree = python_ast(text)
+    except SyntaxError as exc:
+        raise SourceError(f"does not parse as Python 3 (line {exc.lineno}): {exc.msg}") from None
+    except RecursionError:
+        raise SourceError("too deeply nested to parse (Python's own parser gives up)") from None
+    except MemoryError:  # CPython's parser reports a too deep nesting this way too
+        raise SourceError("too deeply nested or too large to parse (Python's own parser ran out of memory)") from None
+    except (ValueError, OverflowError) as exc:
+        raise SourceError(f"does not parse as Python 3: {exc}") from None
+    if not could_match_tree(tree):
+        return Result(text, text, skipped=True)
+    del tree  # the libcst tree is next; do not hold both
+    try:
+        module = parse(text)
+    except cst.ParserSyntaxError as exc:
+        raise SourceError(_syntax_reason(exc, text)) from None
+    try:
+        return migrate_module(module, text, options)
+    except RecursionError:
+        raise SourceError("too deeply nested to migrate") from None
+
+
 def _syntax_reason(exc: cst.ParserSyntaxError, text: str) -> str:
     """A one-line reason; CPython's own message is the clearest when it has one."""
     try:
@@ -87,15 +123,13 @@ def process_file(path: Path, job: Job) -> FileResult:
     name = str(path)
     try:
         data = read_source(path)
+        if len(data) > MAX_FILE_BYTES:
+            raise SourceError(f"too large to migrate ({len(data) / (1 << 20):.1f} MB; "
+                              f"the limit is {MAX_FILE_BYTES >> 20} MB per file)")
         if path.suffix == ".ipynb":
             return _process_notebook(path, data, job)
         text, encoding = decode(data)
-        try:
-            result = migrate_source(text, job.options)
-        except cst.ParserSyntaxError as exc:
-            raise SourceError(_syntax_reason(exc, text)) from None
-        except RecursionError:
-            raise SourceError("too deeply nested to parse") from None
+        result = migrate_text(text, job.options)
         if result.skipped:
             return FileResult(name, "skipped")
         findings = [_plain(f) for f in result.findings]
@@ -162,10 +196,6 @@ def unified_diff(name: str, old: str, new: str) -> str:
     return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def _run_one(args: tuple[Path, Job]) -> FileResult:
-    return process_file(*args)
-
-
 def screen(path: Path) -> FileResult | None:
     """The result of a file the text pre-filter skips, or None when the file needs the engine
     (or has an error a worker will report)."""
@@ -178,40 +208,40 @@ def screen(path: Path) -> FileResult | None:
     return None if might_match(text) else FileResult(str(path), "skipped")
 
 
-def run(paths: Iterable[Path], job: Job, jobs: int = 1,
-        pool_threshold: int = POOL_THRESHOLD) -> Iterator[FileResult]:
-    """Process ``paths`` in order, in a pool when there are many; results come back in order.
+def run(paths: Iterable[Path], job: Job, jobs: int = 1, pool_threshold: int = POOL_THRESHOLD,
+        timeout: float | None = DEFAULT_TIMEOUT) -> Iterator[FileResult]:
+    """Process ``paths`` in order; results come back in order.
 
-    With a pool, the parent first applies the text pre-filter itself (a fraction of a
-    millisecond a file), so only the files that may hold boilerplate travel to the workers,
-    in small chunks: those are the expensive ones, and they are unevenly spread."""
+    The parent applies the text pre-filter itself (a fraction of a millisecond a file), so
+    only the files that may hold boilerplate go to the worker processes (workers.py), which
+    do all the parsing: a file that crashes the parser, exhausts the memory limit or runs
+    past ``timeout`` seconds is an error for that file alone. Several workers are used only
+    when enough files need the engine to pay for them."""
     files = list(paths)
-    workers = min(jobs, os.cpu_count() or 1, max(1, len(files)))
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)  # inherited by the workers
     try:
-        yield from _run(files, job, workers, pool_threshold)
+        yield from _run(files, job, jobs, pool_threshold, timeout)
     finally:
         gc.set_threshold(*thresholds)
 
 
-def _run(files: list[Path], job: Job, workers: int, pool_threshold: int) -> Iterator[FileResult]:
-    if workers <= 1 or len(files) < pool_threshold:
-        for path in files:
-            yield process_file(path, job)
-        return
+def _run(files: list[Path], job: Job, jobs: int, pool_threshold: int,
+         timeout: float | None) -> Iterator[FileResult]:
     screened = [screen(path) for path in files]
     todo = [path for path, result in zip(files, screened) if result is None]
-    if len(todo) < pool_threshold:
-        for path, result in zip(files, screened):
-            yield result if result is not None else process_file(path, job)
+    if not todo:
+        yield from (r for r in screened if r is not None)
         return
+    workers = 1 if len(todo) < pool_threshold else min(jobs, os.cpu_count() or 1, len(todo))
     # Warm the parser and the rule registry before forking, so workers start ready.
     migrate_source("import tensorflow as tf\ntf.set_random_seed(0)\n", job.options)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        done = pool.map(_run_one, ((p, job) for p in todo), chunksize=max(1, min(8, len(todo) // (workers * 16))))
+    done = WorkerPool(job, workers, timeout).map(todo)
+    try:
         for result in screened:
             yield result if result is not None else next(done)
+    finally:
+        done.close()  # stops the workers when the caller stops early (Ctrl-C, a closed pipe)
 
 
 ProgressFn = Callable[[FileResult], None]

@@ -1,0 +1,173 @@
+"""One bad file never ends the run: parser crashes, memory, time, malformed input, signals.
+
+Inputs that crashed or hung the run are fed to the real command line in a subprocess
+(a segfault there must not take pytest with it), mixed with ordinary files that must
+still be migrated; the worker processes are attacked with real signals.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tf_repro_migrate.context import Options
+from tf_repro_migrate.pipeline import POOL_THRESHOLD, FileResult, Job
+from tf_repro_migrate.workers import WorkerPool
+
+ROOT = Path(__file__).resolve().parent.parent
+LEGACY_SEED = "import tensorflow as tf\ntf.set_random_seed(1)\n"
+MIGRATED_SEED = "import tensorflow as tf\ntf.random.set_seed(1)\n"
+HEAD = "import tensorflow as tf\ntf.set_random_seed(0)\n"  # so the pre-filter lets the file through
+
+
+def cli(*args: object, cwd: Path | None = None, timeout: float = 120, stdin: str | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "tf_repro_migrate", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, env=env, input=stdin)
+
+
+def nested_parens() -> str:
+    return HEAD + "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
+
+
+def nested_brackets() -> str:
+    return HEAD + "x = " + "[" * 3000 + "]" * 3000 + "\n"
+
+
+def long_chain(terms: int) -> str:
+    return HEAD + "x = " + " + ".join(["1"] * terms) + "\n"
+
+
+def _good_files(root: Path, count: int) -> list[Path]:
+    files = []
+    for i in range(count):
+        f = root / f"good_{i:02d}.py"
+        f.write_text(LEGACY_SEED)
+        files.append(f)
+    return files
+
+
+def _assert_one_line_errors(proc: subprocess.CompletedProcess[str], bad: dict[Path, str]) -> None:
+    assert "Traceback" not in proc.stderr and "BrokenProcessPool" not in proc.stderr
+    for path, reason in bad.items():
+        lines = [line for line in proc.stderr.splitlines() if line.startswith(f"{path}: error: ")]
+        assert len(lines) == 1, proc.stderr
+        assert reason in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_deep_nesting_is_an_error_for_that_file_and_the_others_are_migrated(tmp_path: Path, jobs: str) -> None:
+    # Both used to kill the process with SIGSEGV inside libcst's native parser (exit 139,
+    # nothing printed; a BrokenProcessPool traceback with -j 2). With -j 2 the tree is big
+    # enough for several workers.
+    good = _good_files(tmp_path, POOL_THRESHOLD + 4)
+    parens, brackets = tmp_path / "parens.py", tmp_path / "brackets.py"
+    parens.write_text(nested_parens())
+    brackets.write_text(nested_brackets())
+    proc = cli("--write", "-j", jobs, tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    _assert_one_line_errors(proc, {parens: "too many nested parentheses", brackets: "too many nested parentheses"})
+    assert all(f.read_text() == MIGRATED_SEED for f in good)
+    assert f"{len(good) + 2} files scanned" in proc.stdout and "2 failed" in proc.stdout
+
+
+def test_a_long_chain_is_refused_quickly(tmp_path: Path) -> None:
+    # 100,000 terms took libcst minutes; CPython's parser refuses it at once.
+    chain = tmp_path / "chain.py"
+    chain.write_text(long_chain(100_000))
+    (tmp_path / "good.py").write_text(LEGACY_SEED)
+    start = time.monotonic()
+    proc = cli(tmp_path, timeout=60)
+    assert time.monotonic() - start < 30
+    assert proc.returncode == 2
+    _assert_one_line_errors(proc, {chain: "too deeply nested"})
+    assert "+tf.random.set_seed(1)" in proc.stdout
+
+
+def test_a_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    # A 50 MB file made libcst use over 20 GB; files over the size limit are not parsed.
+    huge = tmp_path / "huge.py"
+    huge.write_text(HEAD + "x = [1, 2, 3]  # a generated line of data\n" * 260_000)  # 11 MB
+    (tmp_path / "good.py").write_text(LEGACY_SEED)
+    proc = cli("--check", tmp_path, timeout=60)
+    assert proc.returncode == 2
+    _assert_one_line_errors(proc, {huge: "too large to migrate (10.4 MB; the limit is 10 MB per file)"})
+    assert str(tmp_path / "good.py") in proc.stdout.splitlines()
+
+
+def test_per_file_time_limit(tmp_path: Path) -> None:
+    # A 2,000-term chain is valid for CPython and takes libcst seconds: over a 0.3 s limit.
+    slow = tmp_path / "a_slow.py"
+    slow.write_text(long_chain(2000))
+    good = _good_files(tmp_path, 2)
+    proc = cli("--write", "--timeout-per-file", "0.3", tmp_path)
+    assert proc.returncode == 2
+    _assert_one_line_errors(proc, {slow: "timed out after 0.3 s (limit: --timeout-per-file)"})
+    assert all(f.read_text() == MIGRATED_SEED for f in good)
+
+
+def test_timeout_option_is_documented_in_help() -> None:
+    proc = cli("--help")
+    assert "--timeout-per-file" in proc.stdout and "default 60" in proc.stdout
+
+
+def _kill_worker_when_busy(sig: int, after: float) -> threading.Thread:
+    def kill() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = multiprocessing.active_children()
+            if children:
+                time.sleep(after)
+                os.kill(children[0].pid, sig)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_worker_that_crashes_is_an_error_for_its_file_and_a_new_worker_goes_on(tmp_path: Path) -> None:
+    # A real SIGSEGV in the worker while it parses the slow file (what libcst's parser did).
+    slow = tmp_path / "slow.py"
+    slow.write_text(long_chain(2000))
+    good = _good_files(tmp_path, 3)
+    killer = _kill_worker_when_busy(signal.SIGSEGV, 0.3)
+    results = list(WorkerPool(Job(Options(), write=True), 1, timeout=60).map([slow, *good]))
+    killer.join()
+    assert [r.path for r in results] == [str(slow), *map(str, good)]
+    assert results[0].status == "error"
+    assert results[0].error == ("the parser crashed (killed by SIGSEGV); the file is probably too deeply "
+                                "nested or too large")
+    assert [r.status for r in results[1:]] == ["written"] * 3
+    assert all(f.read_text() == MIGRATED_SEED for f in good)
+    assert not multiprocessing.active_children()
+
+
+def _vm_size() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmSize")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to size the limit")
+def test_a_file_over_the_memory_limit_fails_alone(tmp_path: Path) -> None:
+    # 2 MB of real code needs far more than 150 MB in libcst: the worker hits its limit.
+    big = tmp_path / "big.py"
+    big.write_text(HEAD + "".join(f"def f{i}(a, b):\n    return [a * b + {i}]\n" for i in range(60_000)))
+    good = _good_files(tmp_path, 1)
+    pool = WorkerPool(Job(Options()), 1, timeout=120, memory_limit=_vm_size() + (150 << 20))
+    results: list[FileResult] = list(pool.map([big, *good]))
+    assert results[0].status == "error" and results[0].path == str(big)
+    assert "out of memory" in str(results[0].error) or "the parser crashed" in str(results[0].error)
+    assert results[1].status == "changed"
