@@ -171,3 +171,47 @@ def test_a_file_over_the_memory_limit_fails_alone(tmp_path: Path) -> None:
     assert results[0].status == "error" and results[0].path == str(big)
     assert "out of memory" in str(results[0].error) or "the parser crashed" in str(results[0].error)
     assert results[1].status == "changed"
+
+
+NOTEBOOK_CELL = ('{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], '
+                 '"source": ["import tensorflow as tf\\n", "tf.set_random_seed(1)\\n"]}')
+
+
+def _notebook(cells: str, nbformat: int = 4) -> str:
+    return f'{{"cells": {cells}, "metadata": {{}}, "nbformat": {nbformat}, "nbformat_minor": 5}}\n'
+
+
+@pytest.mark.parametrize(
+    "cells, reason",
+    [
+        ('{"a": 1}', "malformed notebook: 'cells' is an object, not a list"),
+        ('"cells"', "malformed notebook: 'cells' is a string, not a list"),
+        (f'[{NOTEBOOK_CELL}, 7]', "malformed notebook: cell 2 is a number, not an object"),
+        ('[["a"]]', "malformed notebook: cell 1 is a list, not an object"),
+        ('[{"cell_type": "code", "metadata": {}, "outputs": [], "source": null}]',
+         "malformed notebook: the source of cell 1 is null, not a string or a list of strings"),
+        ('[{"cell_type": "code", "metadata": {}, "outputs": [], "source": [1, 2]}]',
+         "malformed notebook: the source of cell 1 is a list containing a number, not a string or a list of strings"),
+    ],
+)
+def test_malformed_notebook_structure_is_a_one_line_error(tmp_path: Path, cells: str, reason: str) -> None:
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text(_notebook(cells))
+    good = tmp_path / "good.ipynb"
+    good.write_text(_notebook(f"[{NOTEBOOK_CELL}]"))
+    before = bad.read_bytes()
+    proc = cli("--write", tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    _assert_one_line_errors(proc, {bad: reason})
+    assert proc.stderr.splitlines()[0] == f"{bad}: error: {reason}"
+    assert bad.read_bytes() == before
+    assert "tf.random.set_seed(1)" in good.read_text()
+
+
+def test_nbformat_3_says_so(tmp_path: Path) -> None:
+    # A real nbformat 3 notebook keeps its cells under "worksheets".
+    nb = tmp_path / "old.ipynb"
+    nb.write_text('{"metadata": {}, "nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}]}\n')
+    proc = cli(nb)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0].startswith(f"{nb}: error: nbformat 3 is not supported")
