@@ -215,3 +215,129 @@ def test_nbformat_3_says_so(tmp_path: Path) -> None:
     proc = cli(nb)
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0].startswith(f"{nb}: error: nbformat 3 is not supported")
+
+
+# -- unexpected errors and signals ---------------------------------------------------------------
+
+
+def test_an_unexpected_exception_exits_2_with_one_line_and_the_traceback_only_with_verbose(tmp_path: Path) -> None:
+    # A real one: a file name the output encoding cannot print (the summary counts it first).
+    (tmp_path / "d\u00e9j\u00e0.py").write_text(LEGACY_SEED)
+    env_ascii = {"PYTHONIOENCODING": "ascii:strict"}
+    proc = _cli_env(env_ascii, tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tf-repro-migrate: internal error: UnicodeEncodeError: ")
+    assert "Traceback" not in proc.stderr and "--verbose" in lines[0]
+    proc = _cli_env(env_ascii, "--verbose", tmp_path)
+    assert proc.returncode == 2 and "Traceback (most recent call last)" in proc.stderr
+
+
+def _cli_env(extra: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **extra, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "tf_repro_migrate", *map(str, args)], capture_output=True,
+                          text=True, timeout=120, env=env, errors="replace")
+
+
+def _children(pid: int) -> set[int]:
+    """The direct children of ``pid`` (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found.update(int(c) for c in task.read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _slow_tree(root: Path, slow: int = 3, good: int = 3) -> list[Path]:
+    for i in range(slow):
+        (root / f"slow_{i}.py").write_text(long_chain(2000))
+    return _good_files(root, good)
+
+
+def _start(args: list[object], **kwargs: object) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-m", "tf_repro_migrate", *map(str, args)], env=env,
+                            **kwargs)  # type: ignore[call-overload]
+
+
+def _wait_for_workers(proc: subprocess.Popen[bytes], timeout: float = 60) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = _children(proc.pid)
+        if children:
+            return children
+        time.sleep(0.02)
+    raise AssertionError("no worker started")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and the parent-death signal")
+def test_workers_die_with_their_parent_even_when_it_is_sigkilled(tmp_path: Path) -> None:
+    _slow_tree(tmp_path)
+    proc = _start(["--write", "-j", "1", tmp_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = _wait_for_workers(proc)
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_and_sigterm_end_quietly_with_their_exit_code_and_no_temporary_files(
+        tmp_path: Path, sig: int, code: int) -> None:
+    _slow_tree(tmp_path)
+    proc = _start(["--write", "-j", "1", tmp_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    workers = _wait_for_workers(proc)
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err
+    assert not any(_alive(w) for w in workers)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tf-repro-migrate.tmp")]
+
+
+def test_a_closed_pipe_ends_quietly_with_141(tmp_path: Path) -> None:
+    # `tf-repro-migrate tree | head -1`: far more output than a pipe buffer holds.
+    for i in range(60):
+        (tmp_path / f"m{i:02d}.py").write_text(LEGACY_SEED + "".join(f"x{j} = {j}\n" for j in range(300)) + LEGACY_SEED)
+    proc = _start(["-j", "1", tmp_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(60) == 141
+    assert err == b"", err
+
+
+def test_stale_temporary_files_of_dead_runs_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".a.py.{dead.pid}.k2j3h4g5.tf-repro-migrate.tmp"
+    live = tmp_path / f".a.py.{os.getpid()}.x9y8z7w6.tf-repro-migrate.tmp"
+    other = tmp_path / ".notes.tmp"
+    for p in (stale, live, other):
+        p.write_text("half")
+    sub = tmp_path / "pkg"
+    sub.mkdir()
+    stale_sub = sub / f".b.py.{dead.pid}.abcdefgh.tf-repro-migrate.tmp"
+    stale_sub.write_text("half")
+    (tmp_path / "a.py").write_text(LEGACY_SEED)
+    # a diff run leaves them (it writes nothing); --write removes those of dead processes
+    assert cli(tmp_path).returncode == 1 and stale.exists()
+    proc = cli("--write", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists() and not stale_sub.exists()
+    assert live.exists() and other.exists()
+    # explicit files: their directory is cleaned too
+    stale.write_text("half")
+    assert cli("--write", tmp_path / "a.py").returncode == 0 and not stale.exists()

@@ -14,6 +14,7 @@ import difflib
 import gc
 import io
 import os
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 import libcst as cst
 
 from tf_repro_migrate.engine import Options, Result, migrate_module, migrate_source, might_match, parse
-from tf_repro_migrate.fileio import SourceError, read_source, write_atomic
+from tf_repro_migrate.fileio import SourceError, read_source, read_source_stat, write_atomic
 from tf_repro_migrate.findings import Finding
 from tf_repro_migrate.notebook import NotebookError, migrate_notebook
 from tf_repro_migrate.prescreen import could_match_tree, python_ast
@@ -50,10 +51,14 @@ class FileResult:
     held_back: int = 0
     manual: int = 0
     problems: list[str] = field(default_factory=list)  # parts left as they were (notebook cells)
+    output: bytes | None = None  # standard input mode: the new (or unchanged) source
 
     @property
     def changed(self) -> bool:
         return self.status in ("changed", "written")
+
+
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,20 @@ class Job:
 def decode(data: bytes) -> tuple[str, str]:
     """(text, encoding) honouring a BOM or an encoding cookie, like the interpreter."""
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding, lines = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        if _COOKIE.search(b"\n".join(data.splitlines()[:2])) is None:
+            # no cookie: detect_encoding tried UTF-8 on the first lines and failed
+            raise SourceError("not valid UTF-8 (no coding cookie)") from None
         raise SourceError(f"bad encoding declaration: {exc.msg}") from None
     try:
         return data.decode(encoding), encoding
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"cannot decode as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}") from None
+    except UnicodeDecodeError as exc:
+        if encoding in ("utf-8", "utf-8-sig") and not any(_COOKIE.search(line) for line in lines):
+            raise SourceError(f"not valid UTF-8 (no coding cookie): {exc.reason} at byte {exc.start}") from None
+        raise SourceError(f"cannot decode as {encoding}: {exc.reason} at byte {exc.start}") from None
+    except LookupError as exc:
+        raise SourceError(f"cannot decode as {encoding}: {exc}") from None
 
 
 def migrate_text(text: str, options: Options) -> Result:
@@ -122,28 +134,11 @@ def process_file(path: Path, job: Job) -> FileResult:
     """Migrate one file; never raises for a bad file (the error is in the result)."""
     name = str(path)
     try:
-        data = read_source(path)
-        if len(data) > MAX_FILE_BYTES:
-            raise SourceError(f"too large to migrate ({len(data) / (1 << 20):.1f} MB; "
-                              f"the limit is {MAX_FILE_BYTES >> 20} MB per file)")
-        if path.suffix == ".ipynb":
-            return _process_notebook(path, data, job)
-        text, encoding = decode(data)
-        result = migrate_text(text, job.options)
-        if result.skipped:
-            return FileResult(name, "skipped")
-        findings = [_plain(f) for f in result.findings]
-        out = FileResult(name, "unchanged", findings=findings, held_back=result.held_back, manual=result.manual)
-        if not result.changed:
-            return out
-        new_data = result.new.encode(encoding)
-        if new_data == data:
-            return out
-        out.diff = unified_diff(name, result.old, result.new)
-        out.status = "changed"
-        if job.write:
+        data, st = read_source_stat(path)
+        out, new_data = process_data(name, data, job.options, notebook=path.suffix == ".ipynb")
+        if job.write and new_data is not None:
             try:
-                write_atomic(path, new_data)
+                write_atomic(path, new_data, expected=st)
             except OSError as exc:
                 raise SourceError(f"cannot write: {exc.strerror or exc}") from None
             out.status = "written"
@@ -152,35 +147,75 @@ def process_file(path: Path, job: Job) -> FileResult:
         return FileResult(name, "error", error=str(exc))
 
 
-def _process_notebook(path: Path, data: bytes, job: Job) -> FileResult:
-    name = str(path)
+def process_data(name: str, data: bytes, options: Options, notebook: bool = False) -> tuple[FileResult, bytes | None]:
+    """The result for one file's bytes, and its new bytes when it changes (None otherwise).
+    Raises SourceError for a file that cannot be processed."""
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceError(f"too large to migrate ({len(data) / (1 << 20):.1f} MB; "
+                          f"the limit is {MAX_FILE_BYTES >> 20} MB per file)")
+    if notebook:
+        return _process_notebook(name, data, options)
+    text, encoding = decode(data)
+    result = migrate_text(text, options)
+    if result.skipped:
+        return FileResult(name, "skipped"), None
+    findings = [_plain(f) for f in result.findings]
+    out = FileResult(name, "unchanged", findings=findings, held_back=result.held_back, manual=result.manual)
+    if not result.changed:
+        return out, None
+    new_data = result.new.encode(encoding)
+    if new_data == data:
+        return out, None
+    out.diff = unified_diff(name, result.old, result.new)
+    out.status = "changed"
+    return out, new_data
+
+
+@dataclass(frozen=True)
+class StdinSource:
+    """Source text read from standard input, to migrate like a file called ``name``."""
+
+    name: str
+    data: bytes
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def process_stdin(name: str, data: bytes, job: Job) -> FileResult:
+    """``process_data`` for text read from standard input; the new text is in ``output``."""
+    try:
+        out, new_data = process_data(name, data, job.options, notebook=name.endswith(".ipynb"))
+    except SourceError as exc:
+        return FileResult(name, "error", error=str(exc))
+    out.output = data if new_data is None else new_data
+    return out
+
+
+def _process_notebook(name: str, data: bytes, options: Options) -> tuple[FileResult, bytes | None]:
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"cannot decode notebook as utf-8: {exc.reason}") from None
+    except UnicodeDecodeError:
+        raise SourceError("not valid UTF-8 (a notebook is UTF-8 JSON)") from None
     if not text.strip():
         raise SourceError("empty notebook file")
     try:
-        result = migrate_notebook(text, job.options)
+        result = migrate_notebook(text, options)
     except NotebookError as exc:
         raise SourceError(str(exc)) from None
     except cst.ParserSyntaxError as exc:  # pragma: no cover - cells are parsed one by one first
         raise SourceError(f"does not parse: {exc.message}") from None
+    except RecursionError:
+        raise SourceError("too deeply nested to migrate") from None
     if result.skipped:
-        return FileResult(name, "skipped")
+        return FileResult(name, "skipped"), None
     out = FileResult(name, "unchanged", findings=[_plain(f) for f in result.findings],
                      held_back=result.held_back, manual=result.manual, problems=result.cell_errors)
     if result.new_json == text:
-        return out
+        return out, None
     out.diff = "".join(unified_diff(f"{name}:cell {cell}", old, new) for cell, old, new in result.diffs)
     out.status = "changed"
-    if job.write:
-        try:
-            write_atomic(path, result.new_json.encode("utf-8"))
-        except OSError as exc:
-            raise SourceError(f"cannot write: {exc.strerror or exc}") from None
-        out.status = "written"
-    return out
+    return out, result.new_json.encode("utf-8")
 
 
 def _plain(finding: Finding) -> Finding:

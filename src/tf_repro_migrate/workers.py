@@ -83,7 +83,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, job: Any, memory_l
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     _limit_memory(memory_limit)
-    from tf_repro_migrate.pipeline import FileResult, process_file
+    from tf_repro_migrate.pipeline import FileResult, StdinSource, process_file, process_stdin
 
     while True:
         try:
@@ -94,7 +94,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, job: Any, memory_l
             return
         index, path = task
         try:
-            result = process_file(path, job)
+            result = process_stdin(path.name, path.data, job) if isinstance(path, StdinSource) else process_file(path, job)
         except MemoryError:
             result = FileResult(str(path), "error", error=_memory_message(memory_limit))
             conn.send((index, result))
