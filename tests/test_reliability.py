@@ -341,3 +341,86 @@ def test_stale_temporary_files_of_dead_runs_are_removed_and_live_ones_kept(tmp_p
     # explicit files: their directory is cleaned too
     stale.write_text("half")
     assert cli("--write", tmp_path / "a.py").returncode == 0 and not stale.exists()
+
+
+# -- --write keeps what it does not own ----------------------------------------------------------
+
+
+def test_write_atomic_refuses_a_file_changed_since_it_was_read(tmp_path: Path) -> None:
+    from tf_repro_migrate.fileio import FileChangedError, read_source_stat, write_atomic
+
+    f = tmp_path / "a.py"
+    f.write_text(LEGACY_SEED)
+    data, st = read_source_stat(f)
+    f.write_text(LEGACY_SEED + "# edited by someone else\n")
+    with pytest.raises(FileChangedError):
+        write_atomic(f, b"new\n", expected=st)
+    assert f.read_text() == LEGACY_SEED + "# edited by someone else\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]  # no temporary file left
+
+
+def _bytes_read(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_a_file_edited_during_the_run_is_not_overwritten_and_is_reported(tmp_path: Path) -> None:
+    # A file that takes the engine seconds; it is edited after the worker has read it.
+    f = tmp_path / "big.py"
+    f.write_text(LEGACY_SEED + "".join(f"def f{i}(a, b):\n    return [a * b + {i} for _ in range(3)]\n"
+                                       for i in range(1500)))
+    size = f.stat().st_size
+    proc = _start(["--write", "-j", "1", f], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    (worker,) = _wait_for_workers(proc)
+    deadline = time.monotonic() + 60
+    while _bytes_read(worker) < size and time.monotonic() < deadline:
+        time.sleep(0.01)
+    edited = f.read_text() + "# the user's edit\n"
+    f.write_text(edited)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err
+    assert err.decode().splitlines()[0] == f"{f}: error: changed on disk while it was being migrated; " \
+                                           "not overwritten"
+    assert f.read_text() == edited
+
+
+def test_an_explicit_symlink_gets_its_target_migrated_and_stays_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    target = real / "train.py"
+    target.write_text(LEGACY_SEED)
+    link = tmp_path / "train.py"
+    link.symlink_to(os.path.join("real", "train.py"))
+    proc = cli("--write", link)
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and os.readlink(link) == os.path.join("real", "train.py")
+    assert target.read_text() == MIGRATED_SEED
+    assert not [p for p in real.iterdir() if p.name != "train.py"]
+
+
+def test_hard_links_all_see_the_new_content(tmp_path: Path) -> None:
+    a = tmp_path / "a.py"
+    a.write_text(LEGACY_SEED)
+    b = tmp_path / "b_link.py"
+    os.link(a, b)
+    inode = a.stat().st_ino
+    proc = cli("--write", a)
+    assert proc.returncode == 0, proc.stderr
+    assert a.stat().st_ino == inode == b.stat().st_ino and a.stat().st_nlink == 2
+    assert b.read_text() == MIGRATED_SEED
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to give files away")
+def test_owner_group_and_mode_are_kept_when_root_writes(tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(LEGACY_SEED)
+    os.chown(f, 4242, 4343)
+    os.chmod(f, 0o640)
+    proc = cli("--write", f)
+    assert proc.returncode == 0, proc.stderr
+    st = f.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4242, 4343, 0o640)
+    assert f.read_text() == MIGRATED_SEED
