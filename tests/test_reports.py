@@ -137,10 +137,14 @@ def test_check_hook_fails_then_fix_hook_fixes(tmp_path):
     shutil.copy(NOTEBOOK, nb)
     check, fix = hooks()["tf-repro-migrate-check"], hooks()["tf-repro-migrate"]
     proc = run_hook(check, [f, nb])
-    assert proc.returncode == 1 and proc.stdout.split() == [str(f), str(nb)]
+    # every line names path:line (--pre-commit); both files need changes
+    assert proc.returncode == 1
+    assert {line.split(":", 1)[0] for line in proc.stdout.splitlines()} == {str(f), str(nb)}
+    assert proc.stdout.startswith(f"{f}:2:1 TRM001 [safe fix] ")
     proc = run_hook(fix, [f, nb])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # it changed files: the commit waits for a look
     assert f.read_text() == "import tensorflow as tf\ntf.random.set_seed(1)\n"
+    assert run_hook(fix, [f, nb]).returncode == 0
     assert run_hook(check, [f, nb]).returncode == 0
 
 

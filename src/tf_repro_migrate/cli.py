@@ -243,7 +243,7 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         (args.interactive and not text_format, f"--interactive cannot produce --format {args.format}"),
         (args.interactive and args.pre_commit, "--interactive and --pre-commit contradict each other"),
         (args.pre_commit and not text_format, "--pre-commit prints text; drop --format"),
-        (bool(args.report) and text_format and format_for(args.report, "text") == "text",
+        (bool(args.report) and text_format and not args.report.endswith((".json", ".sarif")),
          f"--report {args.report}: reports are JSON or SARIF; name the file .json or .sarif, "
          "or give --format json|sarif"),
         (stdin and len(args.paths) > 1, "- (standard input) cannot be combined with other paths"),
