@@ -218,3 +218,62 @@ def test_progress_bar_stays_visible_on_a_terminal(tmp_path: Path) -> None:
     assert "\r\x1b[K" not in screen
     assert "[##############################] 320/320 files, 32 changed" in screen
     assert screen.rstrip("\r\n").endswith("32 changed\x1b[K")  # the final bar is left on screen
+
+
+# -- reports: SARIF locations, each fix's replacement --------------------------------------------
+
+SCHEMA = ROOT / "tests" / "data" / "sarif-2.1.0-subset.schema.json"
+TWO_FIXES = "import tensorflow as tf\nimport random\ntf.set_random_seed(1)\nx = 1\nrandom.seed(2)\n"
+
+
+def _apply(old: str, replacements: list[tuple[int, int, str]]) -> str:
+    lines = old.splitlines(keepends=True)
+    for start, end, text in sorted(replacements, reverse=True):
+        lines[start - 1 : end - 1] = [text]
+    return "".join(lines)
+
+
+def test_sarif_uris_are_percent_encoded_and_relative_to_a_base(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    (tmp_path / "my dir").mkdir()
+    f = tmp_path / "my dir" / "tr%ain #1.py"
+    f.write_text(LEGACY_SEED)
+    proc = cli("--format", "sarif", "my dir", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    run = doc["runs"][0]
+    assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": tmp_path.as_uri() + "/"}}
+    (result,) = run["results"]
+    location = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "my%20dir/tr%25ain%20%231.py", "uriBaseId": "SRCROOT"}
+
+
+def test_json_and_sarif_carry_each_fix_replacement_text_and_range(tmp_path: Path) -> None:
+    import json
+
+    f = tmp_path / "a.py"
+    f.write_text(TWO_FIXES)
+    doc = json.loads(cli("--format", "json", "a.py", cwd=tmp_path).stdout)
+    fixes = {x["code"]: x["fix"] for x in doc["findings"]}
+    assert "TRM001" in fixes
+    seed = fixes["TRM001"]["replacements"]
+    assert seed == [{"start": {"line": 3, "column": 1}, "end": {"line": 4, "column": 1},
+                     "text": "tf.random.set_seed(1)\n"}]
+    # every fix applied alone gives a file that parses; together they make the diff's result
+    new = TWO_FIXES
+    for x in doc["findings"]:
+        if x["fix"] is not None:
+            alone = _apply(TWO_FIXES, [(r["start"]["line"], r["end"]["line"], r["text"])
+                                       for r in x["fix"]["replacements"]])
+            compile(alone, "a.py", "exec")
+    sarif = json.loads(cli("--format", "sarif", "a.py", cwd=tmp_path).stdout)
+    by_rule = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    (change,) = by_rule["TRM001"]["fixes"][0]["artifactChanges"]
+    assert change["artifactLocation"] == {"uri": "a.py", "uriBaseId": "SRCROOT"}
+    assert change["replacements"] == [{"deletedRegion": {"startLine": 3, "startColumn": 1, "endLine": 4,
+                                                         "endColumn": 1},
+                                       "insertedContent": {"text": "tf.random.set_seed(1)\n"}}]
+    assert f.read_text() == new

@@ -322,7 +322,8 @@ def run_migration(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[T
     if args.interactive:
         results = run_interactive(files, options, sys.stdin, out, lambda d: out.write(style.diff(d)) and None)
     else:
-        results = run(files, Job(options, write=args.write), jobs=jobs, timeout=args.timeout_per_file or None,
+        job = Job(options, write=args.write, fix_details=not text_out or bool(args.report))
+        results = run(files, job, jobs=jobs, timeout=args.timeout_per_file or None,
                       **({"pool_threshold": threshold} if threshold else {}))
     progress = Progress(err, len(files), enabled=err.isatty() and not args.quiet)
     share_terminal = out.isatty() and err.isatty()  # result lines would land on the bar's line

@@ -22,7 +22,17 @@ from typing import Callable, Iterable, Iterator
 
 import libcst as cst
 
-from tf_repro_migrate.engine import Options, Result, migrate_module, migrate_source, might_match, parse
+from tf_repro_migrate.engine import (
+    Options,
+    Result,
+    analyse_module,
+    default_accepted,
+    might_match,
+    migrate_module,
+    migrate_source,
+    parse,
+    render,
+)
 from tf_repro_migrate.fileio import SourceError, read_source, read_source_stat, write_atomic
 from tf_repro_migrate.findings import Finding
 from tf_repro_migrate.notebook import NotebookError, migrate_notebook
@@ -52,6 +62,8 @@ class FileResult:
     manual: int = 0
     problems: list[str] = field(default_factory=list)  # parts left as they were (notebook cells)
     output: bytes | None = None  # standard input mode: the new (or unchanged) source
+    # with Job.fix_details: per finding (same order), the replacements of its fix applied alone
+    fixes: list[list[Replacement] | None] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -65,6 +77,26 @@ _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 class Job:
     options: Options
     write: bool = False
+    fix_details: bool = False  # compute each fix's replacements (JSON / SARIF reports)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Lines ``start_line`` up to (not including) ``end_line`` of the old text become ``text``."""
+
+    start_line: int
+    end_line: int
+    text: str
+
+
+def line_replacements(old: str, new: str) -> list[Replacement]:
+    """The line ranges of ``old`` that differ in ``new``, with their new text."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            out.append(Replacement(i1 + 1, i2 + 1, "".join(b[j1:j2])))
+    return out
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -86,13 +118,15 @@ def decode(data: bytes) -> tuple[str, str]:
         raise SourceError(f"cannot decode as {encoding}: {exc}") from None
 
 
-def migrate_text(text: str, options: Options) -> Result:
+def migrate_text(text: str, options: Options, fixes: list[list[Replacement] | None] | None = None) -> Result:
     """``engine.migrate_source``, except that CPython's own parser checks the text first and
     what it cannot compile never reaches libcst: deep nesting that CPython refuses ("too many
     nested parentheses") overflows the stack of libcst's native parser and kills the process,
     and what exhausts CPython's recursion limit takes libcst minutes. The Python syntax tree is
     the one the second pre-filter needs anyway, so this costs nothing on the usual path.
-    Raises SourceError with the one-line reason."""
+    With ``fixes`` (a list to fill), each finding's fix is also rendered alone and its line
+    replacements appended, in the order of the findings. Raises SourceError with the one-line
+    reason."""
     if not might_match(text):
         return Result(text, text, skipped=True)
     try:
@@ -113,9 +147,24 @@ def migrate_text(text: str, options: Options) -> Result:
     except cst.ParserSyntaxError as exc:
         raise SourceError(_syntax_reason(exc, text)) from None
     try:
-        return migrate_module(module, text, options)
+        if fixes is None:
+            return migrate_module(module, text, options)
+        return _migrate_with_fixes(module, text, options, fixes)
     except RecursionError:
         raise SourceError("too deeply nested to migrate") from None
+
+
+def _migrate_with_fixes(module: cst.Module, text: str, options: Options,
+                        fixes: list[list[Replacement] | None]) -> Result:
+    """``engine.migrate_module``, plus each fix rendered on its own (for the reports)."""
+    analysis = analyse_module(module, text, options)
+    for f in analysis.findings:
+        fixes.append(line_replacements(text, render(analysis, [f])) if f.edits else None)
+    accepted = [f for f in analysis.findings if default_accepted(f, options)]
+    new_text = render(analysis, accepted) if accepted else text
+    for f in accepted:
+        f.applied = True
+    return Result(text, new_text, analysis.findings)
 
 
 def _syntax_reason(exc: cst.ParserSyntaxError, text: str) -> str:
@@ -135,7 +184,8 @@ def process_file(path: Path, job: Job) -> FileResult:
     name = str(path)
     try:
         data, st = read_source_stat(path)
-        out, new_data = process_data(name, data, job.options, notebook=path.suffix == ".ipynb")
+        out, new_data = process_data(name, data, job.options, notebook=path.suffix == ".ipynb",
+                                     fix_details=job.fix_details)
         if job.write and new_data is not None:
             try:
                 write_atomic(path, new_data, expected=st)
@@ -147,7 +197,8 @@ def process_file(path: Path, job: Job) -> FileResult:
         return FileResult(name, "error", error=str(exc))
 
 
-def process_data(name: str, data: bytes, options: Options, notebook: bool = False) -> tuple[FileResult, bytes | None]:
+def process_data(name: str, data: bytes, options: Options, notebook: bool = False,
+                 fix_details: bool = False) -> tuple[FileResult, bytes | None]:
     """The result for one file's bytes, and its new bytes when it changes (None otherwise).
     Raises SourceError for a file that cannot be processed."""
     if len(data) > MAX_FILE_BYTES:
@@ -156,11 +207,13 @@ def process_data(name: str, data: bytes, options: Options, notebook: bool = Fals
     if notebook:
         return _process_notebook(name, data, options)
     text, encoding = decode(data)
-    result = migrate_text(text, options)
+    fixes: list[list[Replacement] | None] | None = [] if fix_details else None
+    result = migrate_text(text, options, fixes)
     if result.skipped:
         return FileResult(name, "skipped"), None
     findings = [_plain(f) for f in result.findings]
-    out = FileResult(name, "unchanged", findings=findings, held_back=result.held_back, manual=result.manual)
+    out = FileResult(name, "unchanged", findings=findings, held_back=result.held_back, manual=result.manual,
+                     fixes=fixes or [])
     if not result.changed:
         return out, None
     new_data = result.new.encode(encoding)
