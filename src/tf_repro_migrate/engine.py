@@ -178,10 +178,8 @@ def _render_with_libcst(analysis: Analysis, edits: list[Edit]) -> cst.Module:
     module, wrapper = analysis.module, analysis.wrapper
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-    try:  # libcst's own helper behind remove_unused_import_by_node; private, so fall back if it moves
-        from libcst.codemod.visitors._remove_imports import RemovedNodeVisitor
-    except ImportError:  # pragma: no cover - depends on the libcst version
-        RemovedNodeVisitor = None  # type: ignore[assignment,misc]
+    # libcst's own helper behind remove_unused_import_by_node; private, so None if it moves
+    from tf_repro_migrate.libcst_internals import RemovedNodeVisitor
 
     new_module = apply_edits(module, edits)
     imports = CodemodContext(wrapper=wrapper)
