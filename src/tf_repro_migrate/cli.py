@@ -25,7 +25,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence, TextIO
@@ -205,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug: one line, exit 2 (never 1, which would mean "changes needed")
         if verbose:
+            import traceback
+
             traceback.print_exc(file=err)
         first = str(exc).splitlines()[0] if str(exc) else ""
         err.write(f"tf-repro-migrate: internal error: {type(exc).__name__}: {first}"

@@ -322,8 +322,8 @@ def _run(files: list[Path], job: Job, jobs: int, pool_threshold: int,
         yield from (r for r in screened if r is not None)
         return
     workers = 1 if len(todo) < pool_threshold else min(jobs, os.cpu_count() or 1, len(todo))
-    # Warm the parser and the rule registry before forking, so workers start ready.
-    migrate_source("import tensorflow as tf\ntf.set_random_seed(0)\n", job.options)
+    if workers > 1:  # warm the parser and the rule registry once, before forking them all
+        migrate_source("import tensorflow as tf\ntf.set_random_seed(0)\n", job.options)
     done = WorkerPool(job, workers, timeout).map(todo)
     try:
         for result in screened:

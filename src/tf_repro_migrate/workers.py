@@ -19,7 +19,6 @@ Results come back in the order of the input, as the files are done.
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import multiprocessing
 import multiprocessing.connection
@@ -48,6 +47,8 @@ def _die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
+        import ctypes  # here, in the worker: the parent never needs it
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - no prctl: the pipe EOF still ends the worker
