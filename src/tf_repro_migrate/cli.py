@@ -321,7 +321,10 @@ def run_migration(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[T
         err.write(f"{path}: error: no such file or directory\n")
         tally.failed += 1
     if args.interactive:
-        results = run_interactive(files, options, sys.stdin, out, lambda d: out.write(style.diff(d)) and None)
+        def show(diff: str) -> None:
+            out.write(style.diff(diff))
+
+        results = run_interactive(files, options, sys.stdin, out, show)
     else:
         job = Job(options, write=args.write, fix_details=not text_out or bool(args.report))
         results = run(files, job, jobs=jobs, timeout=args.timeout_per_file or None,

@@ -62,7 +62,7 @@ def _patterns(excludes: Iterable[str]) -> list[str]:
 
 
 def discover(paths: Iterable[str], excludes: Iterable[str] = (), default_excludes: bool = True,
-             on_directory: Callable[[Path], None] | None = None) -> Iterator[Path]:
+             on_directory: Callable[[Path], object] | None = None) -> Iterator[Path]:
     """Yield the source files under ``paths`` in sorted order; ``on_directory`` is called for
     each directory walked (``--write`` removes stale temporary files there)."""
     user = _patterns(excludes)

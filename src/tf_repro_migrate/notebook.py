@@ -173,10 +173,10 @@ def _json_type(value: object) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, dict):
-        return "an object"
-    bad = [v for v in value if not isinstance(v, str)]
-    return f"a list containing {_json_type(bad[0])}" if bad else "a list"
+    if isinstance(value, list):
+        bad = [v for v in value if not isinstance(v, str)]
+        return f"a list containing {_json_type(bad[0])}" if bad else "a list"
+    return "an object"
 
 
 def encode_source(new: str, cell: Cell, text: str) -> str:

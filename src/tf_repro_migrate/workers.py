@@ -146,7 +146,8 @@ class WorkerPool:
         worker.conn.close()
         self._workers.remove(worker)
 
-    def map(self, paths: Sequence[Path]) -> Generator[Any, None, None]:
+    def map(self, paths: Sequence[Any]) -> Generator[Any, None, None]:
+        """Results for ``paths`` (each a Path, or a pipeline.StdinSource), in order."""
         from tf_repro_migrate.pipeline import FileResult
 
         pending = list(enumerate(paths))

@@ -117,7 +117,7 @@ class SeedConsolidation(Rule):
             edits.append(ReplaceStatement(seed.unit, []))
         edits.append(ReplaceStatement(last.unit, [new]))
         first = group[0]
-        ctx.cache.setdefault("seed_landing", {}).update({s.unit: last.unit for s in group})  # type: ignore[union-attr]
+        ctx.cache.setdefault("seed_landing", {}).update({s.unit: last.unit for s in group})  # type: ignore[union-attr,attr-defined]
         ctx.report(
             first.call,
             self.code,

@@ -15,8 +15,6 @@ Docs: https://www.tensorflow.org/api_docs/python/tf/random/set_seed
 
 from __future__ import annotations
 
-import libcst as cst
-
 from tf_repro_migrate.analysis import (
     SeedCall,
     graph_mode_file,
