@@ -57,6 +57,7 @@ def test_fix_hook_fails_when_it_changed_a_file_or_a_file_failed(tmp_path: Path) 
     manual.write_text(MANUAL_ONLY)
     proc = cli(*_hook_command("tf-repro-migrate"), legacy, manual, cwd=tmp_path)
     assert proc.returncode == 1 and legacy.read_text() == MIGRATED_SEED
+    assert proc.stdout.startswith(f"{legacy}:2:1 TRM001 [safe fix] ")  # what changed, by path:line
     assert f"{manual}:2:1 TRM006 [manual]" in proc.stdout
     broken.write_text("import tensorflow as tf\ntf.set_random_seed(1\n")
     proc = cli(*_hook_command("tf-repro-migrate"), legacy, broken, cwd=tmp_path)

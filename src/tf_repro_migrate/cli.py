@@ -440,10 +440,10 @@ def _print_result(result: FileResult, args: argparse.Namespace, style: _Style, o
     for problem in result.problems:
         err.write(f"{result.path}:{problem.replace(': ', ': error: ', 1)}\n")
     if args.pre_commit:
-        # every line names path:line; manual findings and held-back fixes are shown, never fail
+        # every line names path:line: the fixes (what made the hook fail), and the manual findings
+        # and held-back fixes, which are shown but never fail it
         for f in result.findings:
-            if not (f.applied and args.write):  # what was just fixed needs no line
-                _print_finding(result, f, args, style, out)
+            _print_finding(result, f, args, style, out)
         return
     if args.check:
         if result.changed:
