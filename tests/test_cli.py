@@ -142,7 +142,7 @@ BAD_INPUTS = {
     "py2.py": (b"import tensorflow as tf\nprint 'seeded'\ntf.set_random_seed(1)\n", "does not parse"),
     "template.py": (b"import tensorflow as tf\nclass Agent_{id}:\n    tf.set_random_seed({id})\n", "does not parse"),
     "indent.py": (b"import numpy as np\n    np.random.seed(0)\n", "does not parse"),
-    "latin.py": (b"import tensorflow as tf\nx = '\xff\xfe'\ntf.set_random_seed(1)\n", "cannot decode"),
+    "latin.py": (b"import tensorflow as tf\nx = '\xff\xfe'\ntf.set_random_seed(1)\n", "not valid UTF-8 (no coding cookie)"),
     "binary.py": (b"\x00\x01tf.set_random_seed\x00", "binary file"),
 }
 

@@ -106,7 +106,7 @@ def test_unparseable_cell_is_reported_and_the_others_are_migrated(tmp_path, caps
     "name, reason",
     [
         ("invalid.ipynb", "invalid JSON"),
-        ("nbformat3.ipynb", "unsupported nbformat 3"),
+        ("nbformat3.ipynb", "nbformat 3 is not supported"),
         ("empty.ipynb", "empty notebook"),
     ],
 )

@@ -47,13 +47,16 @@ def test_json_report_lists_every_finding_field_by_field(tree, capsys):
     a = [f for f in doc["findings"] if f["file"] == str(tree / "a.py")]
     assert a == [
         {"file": str(tree / "a.py"), "cell": None, "line": 3, "column": 1, "code": "TRM006", "rule": "pythonhashseed",
-         "safety": "manual", "message": a[0]["message"], "applied": False, "written": False},
+         "safety": "manual", "message": a[0]["message"], "applied": False, "written": False, "fix": None},
         {"file": str(tree / "a.py"), "cell": None, "line": 4, "column": 1, "code": "TRM007",
          "rule": "cuda-visible-devices", "safety": "unsafe", "message": a[1]["message"], "applied": False,
-         "written": False},
+         "written": False,  # the held-back fix, as it would apply: line 4 removed
+         "fix": {"replacements": [{"start": {"line": 4, "column": 1}, "end": {"line": 5, "column": 1}, "text": ""}]}},
         {"file": str(tree / "a.py"), "cell": None, "line": 5, "column": 1, "code": "TRM001", "rule": "tf-seed",
          "safety": "safe", "message": "tf.set_random_seed -> tf.random.set_seed (the TF2 global seed)",
-         "applied": True, "written": False},
+         "applied": True, "written": False,
+         "fix": {"replacements": [{"start": {"line": 5, "column": 1}, "end": {"line": 6, "column": 1},
+                                   "text": "tf.random.set_seed(1)\n"}]}},
     ]
     nb = [f for f in doc["findings"] if f["file"] == str(tree / "nb.ipynb")]
     assert {(f["code"], f["cell"], f["line"]) for f in nb} == {("TRM002", 4, 2), ("TRM003", 5, 1), ("TRM004", 5, 3)}
@@ -85,7 +88,7 @@ def test_sarif_report_validates_against_the_schema(tree, capsys):
     manual = by_rule["TRM006"]
     assert manual["level"] == "warning"
     assert manual["locations"][0]["physicalLocation"] == {
-        "artifactLocation": {"uri": (tree / "a.py").as_posix()}, "region": {"startLine": 3, "startColumn": 1}}
+        "artifactLocation": {"uri": (tree / "a.py").as_uri()}, "region": {"startLine": 3, "startColumn": 1}}
     assert run["tool"]["driver"]["rules"][manual["ruleIndex"]]["id"] == "TRM006"
     assert by_rule["TRM001"]["level"] == "note"
     nb = by_rule["TRM002"]
@@ -137,10 +140,14 @@ def test_check_hook_fails_then_fix_hook_fixes(tmp_path):
     shutil.copy(NOTEBOOK, nb)
     check, fix = hooks()["tf-repro-migrate-check"], hooks()["tf-repro-migrate"]
     proc = run_hook(check, [f, nb])
-    assert proc.returncode == 1 and proc.stdout.split() == [str(f), str(nb)]
+    # every line names path:line (--pre-commit); both files need changes
+    assert proc.returncode == 1
+    assert {line.split(":", 1)[0] for line in proc.stdout.splitlines()} == {str(f), str(nb)}
+    assert proc.stdout.startswith(f"{f}:2:1 TRM001 [safe fix] ")
     proc = run_hook(fix, [f, nb])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # it changed files: the commit waits for a look
     assert f.read_text() == "import tensorflow as tf\ntf.random.set_seed(1)\n"
+    assert run_hook(fix, [f, nb]).returncode == 0
     assert run_hook(check, [f, nb]).returncode == 0
 
 

@@ -87,7 +87,7 @@ def _join_lines(first: Sequence[cst.EmptyLine], second: Sequence[cst.EmptyLine])
 def _with_leading(stmt: cst.BaseStatement, lines: Sequence[cst.EmptyLine]) -> cst.BaseStatement:
     if not lines:
         return stmt
-    return stmt.with_changes(leading_lines=_join_lines(lines, stmt.leading_lines))
+    return stmt.with_changes(leading_lines=_join_lines(lines, stmt.leading_lines))  # type: ignore[attr-defined]
 
 
 class _Applier(cst.CSTTransformer):
@@ -194,11 +194,11 @@ class _Applier(cst.CSTTransformer):
         if not pieces:
             return pieces
         first = pieces[0]
-        return [_with_leading(first, old.leading_lines), *pieces[1:]]
+        return [_with_leading(first, old.leading_lines), *pieces[1:]]  # type: ignore[attr-defined]
 
     @staticmethod
     def _orphaned_comments(old: cst.BaseStatement) -> list[cst.EmptyLine]:
-        lines = list(old.leading_lines)
+        lines = list(old.leading_lines)  # type: ignore[attr-defined]
         if isinstance(old, cst.SimpleStatementLine) and old.trailing_whitespace.comment is not None:
             lines.append(_comment_line(old.trailing_whitespace.comment))
         return lines
@@ -251,7 +251,7 @@ class _Applier(cst.CSTTransformer):
             if isinstance(first, cst.SimpleStatementLine) and first.trailing_whitespace.comment is None:
                 first = first.with_changes(trailing_whitespace=trailing)
             else:
-                first = first.with_changes(leading_lines=[*first.leading_lines, _comment_line(trailing.comment)])
+                first = first.with_changes(leading_lines=[*first.leading_lines, _comment_line(trailing.comment)])  # type: ignore[attr-defined]
         elif not replaced_any and len(pieces) - own == 1 and isinstance(first, cst.SimpleStatementLine):
             first = first.with_changes(trailing_whitespace=trailing)
         pieces[own] = first

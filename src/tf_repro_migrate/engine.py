@@ -323,10 +323,8 @@ def _render_with_libcst(analysis: Analysis, edits: list[Edit]) -> cst.Module:
     module, wrapper = analysis.module, analysis.wrapper
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import RemoveImportsVisitor
-    try:  # libcst's own helper behind remove_unused_import_by_node; private, so fall back if it moves
-        from libcst.codemod.visitors._remove_imports import RemovedNodeVisitor
-    except ImportError:  # pragma: no cover - depends on the libcst version
-        RemovedNodeVisitor = None  # type: ignore[assignment,misc]
+    # libcst's own helper behind remove_unused_import_by_node; private, so None if it moves
+    from tf_repro_migrate.libcst_internals import RemovedNodeVisitor
 
     # New imports are placed as on the main path (after the first import block, never above an
     # environment write that the first TensorFlow import reads), then libcst removes the unused ones.

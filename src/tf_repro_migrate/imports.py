@@ -92,7 +92,7 @@ def plan_removals(ctx: Context, text: str, edits: Sequence[Edit]) -> list[Edit] 
             continue
         if id(stmt) in touched:
             return None
-        edit = _removal(stmt, doomed)
+        edit = _removal(stmt, doomed)  # type: ignore[assignment]
         if edit is None:
             return None
         plan.append(edit)

@@ -129,13 +129,32 @@ def read_cells(text: str) -> list[Cell]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"invalid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
-    if not isinstance(data, dict) or "cells" not in data:
+    if not isinstance(data, dict):
+        raise NotebookError(f"not a Jupyter notebook (the JSON is {_json_type(data)}, not an object)")
+    version = data.get("nbformat")
+    if isinstance(version, int) and not isinstance(version, bool) and version != 4:
+        # nbformat 3 keeps its cells under "worksheets": say what it is, not "no 'cells'"
+        raise NotebookError(f"nbformat {version} is not supported (only nbformat 4; "
+                            "`jupyter nbconvert --to notebook` upgrades it)")
+    if "cells" not in data:
         raise NotebookError("not a Jupyter notebook (no 'cells')")
-    if data.get("nbformat") != 4:
-        raise NotebookError(f"unsupported nbformat {data.get('nbformat')!r} (only nbformat 4 is supported)")
+    if version != 4:
+        raise NotebookError(f"not a Jupyter notebook (nbformat is {version!r}, not 4)")
+    if not isinstance(data["cells"], list):
+        raise NotebookError(f"malformed notebook: 'cells' is {_json_type(data['cells'])}, not a list")
     if not data["cells"]:
         raise NotebookError("empty notebook (no cells)")
+    for index, cell in enumerate(data["cells"], 1):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"malformed notebook: cell {index} is {_json_type(cell)}, not an object")
+        source = cell.get("source")
+        if cell.get("cell_type") == "code" and "source" in cell and not (
+            isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))
+        ):
+            raise NotebookError(f"malformed notebook: the source of cell {index} is {_json_type(source)}, "
+                                "not a string or a list of strings")
     scanner = _Scanner(text)
+    # json.loads keeps the last of duplicate keys; so does the scanner's dict.
     top, _ = scanner.object_members(scanner.ws(0))
     cells: list[Cell] = []
     for index, (start, _) in enumerate(scanner.array_items(top["cells"][0]), 1):
@@ -148,6 +167,22 @@ def read_cells(text: str) -> list[Cell]:
         s_start, s_end = members["source"]
         cells.append(Cell(index, s_start, s_end, "".join(source) if as_list else source, as_list))
     return cells
+
+
+def _json_type(value: object) -> str:
+    """How a JSON value is named in a message: 'null', 'a number', 'a list containing a number'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        bad = [v for v in value if not isinstance(v, str)]
+        return f"a list containing {_json_type(bad[0])}" if bad else "a list"
+    return "an object"
 
 
 def encode_source(new: str, cell: Cell, text: str) -> str:

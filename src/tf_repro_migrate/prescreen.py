@@ -50,11 +50,21 @@ ENTRY_NAMES = frozenset(
 def could_match(text: str) -> bool:
     """False only when no rule can find anything in ``text`` (which is valid Python)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes and the like: not ours to report
-            tree = ast.parse(text)
+        tree = python_ast(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return True  # let libcst parse it and report what is wrong
+    return could_match_tree(tree)
+
+
+def python_ast(text: str) -> ast.Module:
+    """``ast.parse(text)`` without the warnings (invalid escapes and the like: not ours to report)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
+def could_match_tree(tree: ast.Module) -> bool:
+    """``could_match`` on the file's already parsed Python syntax tree."""
     bindings: dict[str, list[tuple[str, str]]] = {}  # bound name -> (its dotted name, what it stands for)
     nodes = list(ast.walk(tree))
     for node in nodes:

@@ -11,12 +11,14 @@ message and in ``properties`` (their lines count within the cell, not the JSON).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from tf_repro_migrate import __version__
 from tf_repro_migrate.findings import Safety
-from tf_repro_migrate.pipeline import FileResult
+from tf_repro_migrate.pipeline import FileResult, Replacement
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://pypi.org/project/tf-repro-migrate/"
@@ -50,11 +52,16 @@ def _rule_names() -> dict[str, tuple[str, str, Safety]]:
     return {r.code: (r.name, r.summary, r.safety) for r in all_rules()}
 
 
+def _fix(r: FileResult, index: int) -> list[Replacement] | None:
+    return r.fixes[index] if index < len(r.fixes) else None
+
+
 def to_json(report: RunReport) -> str:
     names = _rule_names()
     findings = []
     for r in report.files:
-        for f in r.findings:
+        for index, f in enumerate(r.findings):
+            replacements = _fix(r, index)
             findings.append({
                 "file": r.path,
                 "cell": f.cell,
@@ -66,6 +73,10 @@ def to_json(report: RunReport) -> str:
                 "message": f.message,
                 "applied": f.applied,
                 "written": f.applied and r.status == "written",
+                # the fix applied alone: lines start..end (end excluded, columns from 1) become text
+                "fix": None if replacements is None else {"replacements": [
+                    {"start": {"line": x.start_line, "column": 1}, "end": {"line": x.end_line, "column": 1},
+                     "text": x.text} for x in replacements]},
             })
     doc = {
         "tool": "tf-repro-migrate",
@@ -99,9 +110,9 @@ def to_sarif(report: RunReport) -> str:
     ]
     results = []
     for r in report.files:
-        uri = Path(r.path).as_posix()
-        for f in r.findings:
-            location: dict[str, object] = {"artifactLocation": {"uri": uri}}
+        artifact = artifact_location(r.path)
+        for index, f in enumerate(r.findings):
+            location: dict[str, object] = {"artifactLocation": artifact}
             text = f.message
             if f.cell is None:
                 location["region"] = {"startLine": f.line, "startColumn": f.col}
@@ -113,6 +124,7 @@ def to_sarif(report: RunReport) -> str:
                 "level": _level(f.safety, f.applied),
                 "message": {"text": text},
                 "locations": [{"physicalLocation": location}],
+                **_sarif_fixes(artifact, f.message, _fix(r, index)),
                 "properties": {"safety": f.safety.value, "applied": f.applied,
                                **({"cell": f.cell, "cellLine": f.line} if f.cell is not None else {})},
             })
@@ -120,7 +132,7 @@ def to_sarif(report: RunReport) -> str:
         {
             "level": "error",
             "message": {"text": f"{e['file']}: {e['message']}" + (f" (cell {e['cell']})" if e["cell"] else "")},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": Path(str(e["file"])).as_posix()}}}],
+            "locations": [{"physicalLocation": {"artifactLocation": artifact_location(str(e["file"]))}}],
         }
         for e in report.errors()
     ]
@@ -131,6 +143,7 @@ def to_sarif(report: RunReport) -> str:
             {
                 "tool": {"driver": {"name": "tf-repro-migrate", "version": __version__,
                                     "informationUri": INFO_URI, "rules": rules}},
+                "originalUriBaseIds": {SRCROOT: {"uri": _directory_uri(Path(os.getcwd()))}},
                 "invocations": [{"executionSuccessful": not notifications,
                                  "toolExecutionNotifications": notifications}],
                 "results": results,
@@ -138,6 +151,43 @@ def to_sarif(report: RunReport) -> str:
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+SRCROOT = "SRCROOT"  # the current directory of the run: SARIF uris are relative to it
+
+
+def _directory_uri(path: Path) -> str:
+    uri = path.as_uri()
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A SARIF artifactLocation: the percent-encoded path relative to SRCROOT (the current
+    directory), or an absolute file URI for a file outside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        rel = absolute.relative_to(os.getcwd())
+    except ValueError:
+        return {"uri": absolute.as_uri()}
+    return {"uri": quote(rel.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+
+
+def _sarif_fixes(artifact: dict[str, str], message: str,
+                 replacements: list[Replacement] | None) -> dict[str, object]:
+    if replacements is None:
+        return {}
+    return {"fixes": [{
+        "description": {"text": message},
+        "artifactChanges": [{
+            "artifactLocation": artifact,
+            "replacements": [
+                {"deletedRegion": {"startLine": x.start_line, "startColumn": 1, "endLine": x.end_line,
+                                   "endColumn": 1},
+                 "insertedContent": {"text": x.text}}
+                for x in replacements
+            ],
+        }],
+    }]}
 
 
 def render(report: RunReport, fmt: str) -> str:

@@ -71,7 +71,7 @@ class Setup:
     def single_threaded(self) -> bool:
         values = {f.path: f.value for f in self.fields}
         return all(
-            isinstance(values.get(k), cst.Integer) and values[k].value == "1"  # type: ignore[union-attr]
+            isinstance(values.get(k), cst.Integer) and values[k].value == "1"  # type: ignore[union-attr,attr-defined]
             for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")
         )
 
@@ -255,7 +255,7 @@ class _Analyser:
             if assigned is not None:
                 config_unit, name = assigned
         elif isinstance(expr, cst.Name):
-            for assignment in ctx.scopes[expr][expr.value] if ctx.scopes.get(expr) else []:
+            for assignment in ctx.scopes[expr][expr.value] if ctx.scopes.get(expr) else []:  # type: ignore[index]
                 node = getattr(assignment, "node", None)
                 target = ctx.parents.get(node) if node is not None else None
                 stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
@@ -295,7 +295,7 @@ class _Analyser:
             self._constructor_fields(value, "gpu_options.", setup.config_unit or ctx.unit_of(value), setup)
             return
         if isinstance(value, cst.Name) and ctx.scopes.get(value) is not None:
-            for assignment in ctx.scopes[value][value.value]:
+            for assignment in ctx.scopes[value][value.value]:  # type: ignore[index]
                 node = getattr(assignment, "node", None)
                 target = ctx.parents.get(node) if node is not None else None
                 stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None

@@ -18,10 +18,8 @@ from typing import Iterator, Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange, ExpressionContext
-try:  # the position-tracking codegen state of libcst's PositionProvider (not in its __all__)
-    from libcst.metadata.position_provider import PositionProvidingCodegenState
-except ImportError:  # pragma: no cover - depends on the libcst version
-    PositionProvidingCodegenState = None  # type: ignore[assignment,misc]
+
+from tf_repro_migrate.libcst_internals import PositionProvidingCodegenState  # private in libcst; None if moved
 
 _LEAVES = (
     cst.BaseParenthesizableWhitespace,

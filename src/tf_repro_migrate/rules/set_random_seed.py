@@ -31,8 +31,6 @@ https://keras.io/examples/keras_recipes/reproducibility_recipes/
 
 from __future__ import annotations
 
-import libcst as cst
-
 from tf_repro_migrate.analysis import (
     SeedCall,
     graph_mode_file,

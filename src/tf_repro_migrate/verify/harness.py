@@ -265,7 +265,7 @@ def _make_recorder_callback(keras_callback_base: type, record: dict[str, Any]) -
 
 
 def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
-    original = model_cls.fit
+    original = model_cls.fit  # type: ignore[attr-defined]
     if getattr(original, "_tf_repro_verify", False):
         return
     signature = inspect.signature(original)
@@ -321,7 +321,7 @@ def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
     fit.__signature__ = signature  # type: ignore[attr-defined]
     fit.__doc__ = original.__doc__
     fit._tf_repro_verify = True  # type: ignore[attr-defined]
-    model_cls.fit = fit  # type: ignore[method-assign]
+    model_cls.fit = fit  # type: ignore[method-assign,attr-defined]
 
 
 def _on_keras_model_module(module: ModuleType) -> None:
@@ -361,7 +361,7 @@ def _eager_step_digest(grads: Any) -> str | None:
 
 
 def _patch_optimizer_apply(optimizer_cls: type) -> None:
-    original = optimizer_cls.apply
+    original = optimizer_cls.apply  # type: ignore[attr-defined]
     if getattr(original, "_tf_repro_verify", False):
         return
 
@@ -384,7 +384,7 @@ def _patch_optimizer_apply(optimizer_cls: type) -> None:
 
     apply.__wrapped__ = original  # type: ignore[attr-defined]
     apply._tf_repro_verify = True  # type: ignore[attr-defined]
-    optimizer_cls.apply = apply  # type: ignore[method-assign]
+    optimizer_cls.apply = apply  # type: ignore[method-assign,attr-defined]
 
 
 def _record_loop_step(optimizer: Any, grads: Any, trainable_variables: Any) -> None:
@@ -489,8 +489,8 @@ def _patch_python_random() -> None:
 
 
 def _on_numpy_random(module: ModuleType) -> None:
-    module.seed = _wrap_seed_setter("numpy.random.seed", module.seed)
-    module.default_rng = _wrap_seed_setter("numpy.random.default_rng", module.default_rng)
+    module.seed = _wrap_seed_setter("numpy.random.seed", module.seed)  # type: ignore[attr-defined]
+    module.default_rng = _wrap_seed_setter("numpy.random.default_rng", module.default_rng)  # type: ignore[attr-defined]
 
 
 def _on_tf_context(module: ModuleType) -> None:
