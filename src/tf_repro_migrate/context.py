@@ -24,6 +24,7 @@ from libcst.metadata import (
 )
 
 from tf_repro_migrate.findings import AddImport, Edit, Finding, InsertBefore, Safety
+from tf_repro_migrate.libcst_internals import computed_metadata
 from tf_repro_migrate.walk import LazyPositions, PositionProvidingCodegenState, TreeIndex, expression_contexts
 
 BlockNode = cst.Module | cst.IndentedBlock | cst.SimpleStatementSuite
@@ -73,7 +74,7 @@ class Context:
         # that with a visitor per assignment target, walk.py in one walk (same answers, a
         # test compares them). Handed to the wrapper where libcst keeps computed metadata;
         # should that attribute move, libcst computes it itself.
-        computed = getattr(self.wrapper, "_metadata", None)
+        computed = computed_metadata(self.wrapper)
         if isinstance(computed, dict) and ExpressionContextProvider not in computed:
             computed[ExpressionContextProvider] = expression_contexts(self.module)
         return self.wrapper.resolve(ScopeProvider)

@@ -46,6 +46,7 @@ from tf_repro_migrate.imports import (
     plan_additions,
     plan_removals,
 )
+from tf_repro_migrate.libcst_internals import unused_imports
 from tf_repro_migrate.prescreen import could_match
 from tf_repro_migrate.rules import Rule, all_rules, all_triggers
 
@@ -377,7 +378,7 @@ def _marking_import_remover() -> type:
 
         def _could_remove(self) -> bool:
             """Whether an unused import may be on the removal list (a superset of leave_Import*'s test)."""
-            unused = getattr(self, "_unused_imports", None)  # private in libcst: if absent, just walk
+            unused = unused_imports(self)  # private in libcst: if absent, just walk
             if unused is None:
                 return True
             objects = {obj for pairs in self.unused_obj_imports.values() for obj, _ in pairs}
