@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tf_repro_migrate.verify import compare, report, runner
+from tf_repro_migrate.verify import compare, coverage, report, runner
 
 PROG = "tf-repro-migrate verify"
 # The --control run adds this to every global seed the script sets.
@@ -167,9 +167,7 @@ class Verifier:
                                 f"{failed.label} failed; nothing was compared.")
         if all(compare.capture_count(o.result) == 0 for o in main_runs):
             return self._finish(rep, main_runs, "INCONCLUSIVE", None,
-                                "nothing was captured: the script never called keras Model.fit() "
-                                "nor stepped a Keras optimizer, so there is nothing to compare "
-                                "(this is not a sign of reproducibility).")
+                                coverage.nothing_captured_message(main_runs[0].result))
         ref = main_runs[0]
         pairs = [compare.compare_runs(ref.label, ref.result or {}, o.label, o.result or {}) for o in main_runs[1:]]
         rep["comparisons"] = [p.to_json() for p in pairs]
@@ -293,6 +291,9 @@ class Verifier:
         rep["exit_code"] = report.VERDICT_EXIT_CODES[verdict]
         rep["summary"] = summary
         rep["failure"] = failure
+        ref_result = main_runs[0].result if main_runs else None
+        rep["coverage_notes"] = coverage.notes(ref_result, self.max_steps)
+        rep["subprocesses"] = (ref_result or {}).get("subprocesses") or []
         rep["runs"] = []
         for outcome in self.outcomes:
             entry = outcome.to_json()

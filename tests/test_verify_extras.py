@@ -1,0 +1,205 @@
+"""Tests of ``verify``'s wider coverage and its extra reports.
+
+Keras 2 / tf_keras scripts, MirroredStrategy, optimizers kept as model
+attributes, train_on_batch loops, --max-steps on custom loops, scripts that
+train in a subprocess; and --html, --baseline, --launcher, --compare-outputs
+and --compare-files.  Every TensorFlow test trains a real tiny model on the
+CPU, either through the real command (``python -m
+tf_repro_migrate.verify.cli``) or, where one run is enough, through the
+harness alone (``python -m tf_repro_migrate.verify.harness``), which is what
+each verify run executes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCRIPTS = Path(__file__).parent / "verify_scripts"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+class Verified:
+    """Outcome of one `verify` command."""
+
+    def __init__(self, proc: subprocess.CompletedProcess[str], report: dict[str, Any] | None) -> None:
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+        self.report = report or {}
+
+    def __repr__(self) -> str:  # shown by pytest on failure
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err[-3000:]}"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONHASHSEED", None)  # the verifier varies it per run
+    env.pop("TF_USE_LEGACY_KERAS", None)  # scripts choose their Keras themselves
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def verify(tmp: Path, script: str | Path, *options: str, cwd: Path = SCRIPTS, timeout: float = 400) -> Verified:
+    """Run the real command; always ask for --json so tests can inspect it."""
+    out = tmp / f"report-{len(list(tmp.glob('report-*.json')))}.json"
+    cmd = [sys.executable, "-m", "tf_repro_migrate.verify.cli", str(script), "--json", str(out), *options]
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    report = json.loads(out.read_text()) if out.exists() else None
+    return Verified(proc, report)
+
+
+def harness(tmp: Path, script: str, *args: str, options: tuple[str, ...] = (), timeout: float = 240) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """One run of the harness on a script; returns the process and its result file."""
+    result = tmp / f"{script}.{len(list(tmp.glob('*.json')))}.json"
+    cmd = [sys.executable, "-m", "tf_repro_migrate.verify.harness", "--result", str(result), *options,
+           str(SCRIPTS / script), *args]
+    proc = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=timeout)
+    return proc, json.loads(result.read_text())
+
+
+def main_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in report["runs"] if r["main"]]
+
+
+@pytest.fixture(scope="module")
+def tf_available() -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("keras")
+
+
+@pytest.fixture(scope="module")
+def tf_keras_available(tf_available: None) -> None:
+    pytest.importorskip("tf_keras")
+
+
+# ---------------------------------------------------------------------------
+# 1. Keras 2 / tf_keras
+# ---------------------------------------------------------------------------
+
+
+def test_tf_keras_fit_and_train_on_batch_are_captured(tf_keras_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "tf_keras_fit.py")
+    assert result.code == 0, result
+    assert "never called" not in result.out
+    runs = main_runs(result.report)
+    caps = runs[0]["captures"]
+    assert [c["kind"] for c in caps] == ["fit", "train_on_batch"], result
+    fit, tob = caps
+    assert fit["model_class"].startswith("tf_keras.")
+    assert fit["optimizer_class"] == "tf_keras.src.optimizers.adam.Adam"
+    assert len(fit["batches"]) == 8 and len(fit["epochs"]) == 2
+    assert len(fit["variables"]) == 4 and len(fit["optimizer_variables"]) > 4  # Adam slots digested
+    assert len(tob["batches"]) == 4 and tob["batches"][0]["logs"]["loss"].startswith("0x")
+    assert runs[0]["captures"] == runs[1]["captures"]
+
+
+def test_tf_use_legacy_keras_with_a_legacy_optimizer_is_compared(tf_keras_available: None, tmp_path: Path) -> None:
+    # TF_USE_LEGACY_KERAS=1 set by the script, tf.keras, the legacy
+    # OptimizerV2 (whose `variables` is a method); unseeded, so the runs differ.
+    result = verify(tmp_path, "tf_keras_fit.py", "--", "--legacy-env", "--legacy-optimizer", "--unseeded")
+    assert result.code == 1, result
+    caps = main_runs(result.report)[0]["captures"]
+    assert [c["kind"] for c in caps] == ["fit", "train_on_batch"]
+    assert caps[0]["optimizer_class"] == "tf_keras.src.optimizers.legacy.gradient_descent.SGD"
+    assert caps[0]["optimizer_variables"], "the legacy optimizer's variables were not digested"
+    first = result.report["first_difference"]
+    assert first["label"].startswith("fit #1") and first["batch"] == 0, result
+
+
+def test_tf_keras_custom_loop_is_captured(tf_keras_available: None, tmp_path: Path) -> None:
+    proc, res = harness(tmp_path, "tf_keras_loop.py")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [c["kind"] for c in res["captures"]] == ["optimizer"]
+    loop = res["captures"][0]
+    assert loop["optimizer_class"].startswith("tf_keras.") and loop["apply_calls"] == 6
+    assert len(loop["step_digests"]) == 6 and loop["iterations"] == 6
+    assert loop["variables"] and loop["optimizer_variables"]
+
+
+# ---------------------------------------------------------------------------
+# 2. Coverage of what trains
+# ---------------------------------------------------------------------------
+
+
+def test_mirrored_strategy_fit_is_counted_once(tf_available: None, tmp_path: Path) -> None:
+    proc, res = harness(tmp_path, "mirrored_fit.py")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "replicas 1" in proc.stdout
+    assert [c["kind"] for c in res["captures"]] == ["fit"]
+    assert len(res["captures"][0]["batches"]) == 4
+
+
+def test_gan_optimizers_kept_as_attributes_are_digested_by_name(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "gan.py", "--", "--unseeded")
+    assert result.code == 1, result
+    fit = main_runs(result.report)[0]["captures"][0]
+    assert [o["attribute"] for o in fit["optimizers"]] == ["optimizer", "d_optimizer", "g_optimizer"]
+    names = [v["name"] for v in fit["optimizer_variables"]]
+    assert any(n.startswith("d_optimizer/") and "momentum" in n for n in names), names
+    assert any(n.startswith("g_optimizer/") and "velocity" in n for n in names), names
+    differing = {v["name"] for c in result.report["comparisons"][0]["captures"] for v in c["variables"]}
+    assert any(n.startswith("g_optimizer/") for n in differing), differing
+    assert "g_optimizer/" in result.out
+    assert "optimizers kept as model attributes were compared too: d_optimizer (Adam), g_optimizer (Adam)" in result.out
+
+
+def test_train_on_batch_reports_the_first_differing_call(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "train_on_batch.py", "--", "--unseeded")
+    assert result.code == 1, result
+    caps = main_runs(result.report)[0]["captures"]
+    assert [c["kind"] for c in caps] == ["train_on_batch"]
+    assert len(caps[0]["batches"]) == 8
+    first = result.report["first_difference"]
+    assert first["label"].startswith("train_on_batch #1") and first["batch"] == 0 and first["metric"] == "loss"
+    assert "custom loop" not in first["label"]
+
+
+@pytest.mark.parametrize("mode", ["tf.function", "eager"])
+def test_max_steps_stops_a_custom_loop_cleanly(tf_available: None, tmp_path: Path, mode: str) -> None:
+    args = ("--eager",) if mode == "eager" else ()
+    proc, res = harness(tmp_path, "custom_loop.py", *args, options=("--max-steps", "3"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert res["status"] == "ok" and res["exit_code"] == 0
+    assert "final loss" not in proc.stdout  # the script stopped after step 3
+    (loop,) = res["captures"]
+    assert loop["iterations"] == 3 and loop["truncated"] is True
+    assert res["stopped_by_max_steps"]
+    if mode == "eager":
+        assert len(loop["step_digests"]) == 3
+
+
+def test_max_steps_stops_a_train_on_batch_loop(tf_available: None, tmp_path: Path) -> None:
+    proc, res = harness(tmp_path, "train_on_batch.py", options=("--max-steps", "3"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (tob,) = res["captures"]
+    assert len(tob["batches"]) == 3 and tob["truncated"] is True and tob["iterations"] == 3
+
+
+def test_max_steps_custom_loop_verdict_names_the_stop(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "custom_loop.py", "--max-steps", "2", "--", "--eager")
+    assert result.code == 0, result
+    assert "--max-steps 2 ended the script after 2 steps of optimizer" in result.out
+    assert all(r["captures"][0]["iterations"] == 2 for r in main_runs(result.report))
+
+
+def test_training_in_a_subprocess_is_inconclusive_and_says_why(tmp_path: Path) -> None:
+    result = verify(tmp_path, "trains_in_subprocess.py")
+    assert result.code == 3, result
+    assert "VERDICT: INCONCLUSIVE" in result.out
+    assert "verify does not follow subprocesses" in result.out
+    assert "trains_nothing.py" in result.report["summary"]
+    assert "never called" not in result.out
+
+
+def test_plain_script_without_training_keeps_the_plain_message(tmp_path: Path) -> None:
+    result = verify(tmp_path, "trains_nothing.py")
+    assert result.code == 3, result
+    assert "subprocess" not in result.report["summary"]
+    assert "tf_keras" in result.report["summary"]
