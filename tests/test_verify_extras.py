@@ -203,3 +203,124 @@ def test_plain_script_without_training_keeps_the_plain_message(tmp_path: Path) -
     assert result.code == 3, result
     assert "subprocess" not in result.report["summary"]
     assert "tf_keras" in result.report["summary"]
+
+
+# ---------------------------------------------------------------------------
+# 3. --html
+# ---------------------------------------------------------------------------
+
+BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "headless_shell")
+
+
+@pytest.fixture(scope="module")
+def late_divergence(tf_available: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Verified, Path]:
+    """A run that agrees for epoch 0 and splits at epoch 1, with --html."""
+    tmp = tmp_path_factory.mktemp("html")
+    page = tmp / "out" / "report.html"
+    return verify(tmp, "late_divergence.py", "--html", str(page)), page
+
+
+def test_html_report_is_self_contained_and_complete(late_divergence: tuple[Verified, Path]) -> None:
+    result, page = late_divergence
+    assert result.code == 1, result
+    assert result.report["first_difference"]["epoch"] == 1 and result.report["first_difference"]["batch"] == 0
+    text = page.read_text(encoding="utf-8")
+    lowered = text.lower()
+    # No network, no JavaScript: the only URL is the SVG namespace name.
+    assert "<script" not in lowered and "<link" not in lowered and "@import" not in lowered
+    assert [u for u in ("http://", "https://", "//cdn") if u in lowered.replace('xmlns="http://www.w3.org/2000/svg"', "")] == []
+    assert text.count("<polyline") == 3  # run 1, run 2, and the pinned diagnostic re-run
+    assert "first divergence: epoch 1, batch 0 (loss)" in text
+    assert "NOT REPRODUCIBLE" in text and "sequential/dense/kernel" in text and "max |diff|" in text
+    assert "TensorFlow 2." in text  # the environment
+
+
+def _find_browser() -> str | None:
+    import shutil
+
+    return next((path for path in map(shutil.which, BROWSERS) if path), None)
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGB/RGBA non-interlaced PNG (what Chromium writes): rows of RGB(A) bytes."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, chunk = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = chunk
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+    bpp = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = line[i - bpp] if i >= bpp else 0
+            up = previous[i]
+            corner = previous[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
+        rows.append(bytes(line if bpp == 3 else bytes(b for j, b in enumerate(line) if j % 4 != 3)))
+        previous = line
+    return width, height, rows
+
+
+def _count_colour(rows: list[bytes], hex_colour: str, tolerance: int = 40) -> int:
+    target = bytes.fromhex(hex_colour.lstrip("#"))
+    count = 0
+    for row in rows:
+        for x in range(0, len(row), 3):
+            if all(abs(row[x + k] - target[k]) <= tolerance for k in range(3)):
+                count += 1
+    return count
+
+
+def test_html_report_renders_in_a_headless_browser(late_divergence: tuple[Verified, Path], tmp_path: Path) -> None:
+    browser = _find_browser()
+    if browser is None:
+        message = ("no headless browser found (tried " + ", ".join(BROWSERS) + "); on Debian/Ubuntu: "
+                   "apt-get install chromium-headless-shell")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from tf_repro_migrate.verify import html
+
+    _, page = late_divergence
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,1500",
+         f"--screenshot={shot}", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    keep = os.environ.get("TF_REPRO_VERIFY_SCREENSHOT")  # to look at it: a path to copy it to
+    if keep:
+        Path(keep).write_bytes(shot.read_bytes())
+    width, height, rows = _png_pixels(shot.read_bytes())
+    assert (width, height) == (1000, 1500)
+    # The chart was drawn: both main runs' curves and the divergence marker
+    # have their colours on screen (the text alone has none of them).
+    assert _count_colour(rows, html.PALETTE[0]) > 300, "run 1's curve is not on the page"
+    assert _count_colour(rows, html.PALETTE[1]) > 150, "run 2's curve is not on the page"
+    assert _count_colour(rows, html.DIVERGENCE_COLOUR) > 150, "the divergence marker is not on the page"

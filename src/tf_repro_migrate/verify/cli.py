@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tf_repro_migrate.verify import compare, coverage, report, runner
+from tf_repro_migrate.verify import compare, coverage, html, report, runner
 
 PROG = "tf-repro-migrate verify"
 # The --control run adds this to every global seed the script sets.
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--control", action="store_true",
                         help=f"one extra run with every global seed shifted by +{CONTROL_SEED_OFFSET}, "
                              "to check that the verdict depends on the seed at all")
+    parser.add_argument("--html", default=None, metavar="FILE",
+                        help="also write a self-contained HTML report (loss of every run per batch, "
+                             "first divergence, variable differences, environment)")
     return parser
 
 
@@ -93,6 +96,8 @@ def main(argv: list[str]) -> int:
     sys.stdout.flush()
     if ns.json:
         report.write_json(result, ns.json)
+    if ns.html:
+        html.write_html(result, ns.html)
     return int(result["exit_code"])
 
 
