@@ -324,3 +324,63 @@ def test_html_report_renders_in_a_headless_browser(late_divergence: tuple[Verifi
     assert _count_colour(rows, html.PALETTE[0]) > 300, "run 1's curve is not on the page"
     assert _count_colour(rows, html.PALETTE[1]) > 150, "run 2's curve is not on the page"
     assert _count_colour(rows, html.DIVERGENCE_COLOUR) > 150, "the divergence marker is not on the page"
+
+
+# ---------------------------------------------------------------------------
+# 4. --baseline
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_baseline(tf_available: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --json report of a reproducible run, saved as a baseline."""
+    tmp = tmp_path_factory.mktemp("baseline")
+    result = verify(tmp, "late_divergence.py", "--", "--seeded-shuffle")
+    assert result.code == 0, result
+    saved = tmp / "baseline.json"
+    saved.write_text(json.dumps(result.report))
+    return saved
+
+
+def test_baseline_of_the_same_training_is_within_tolerance(saved_baseline: Path, tmp_path: Path) -> None:
+    result = verify(tmp_path, "late_divergence.py", "--baseline", str(saved_baseline), "--", "--seeded-shuffle")
+    assert result.code == 0, result
+    base = result.report["baseline"]
+    assert base["within_tolerance"] is True and base["rtol"] == 1e-3 and base["atol"] == 1e-5
+    (cap,) = base["captures"]
+    assert cap["batches_compared"] == 24 and cap["max_abs_delta"] == 0.0
+    assert cap["variables"]["bitwise_identical"] == 6
+    assert "Baseline: within the tolerance" in result.out
+    assert "bitwise identity with a baseline from another environment or code version is not expected" in result.out
+
+
+def test_baseline_reports_loss_curve_deltas_of_a_changed_training(saved_baseline: Path, tmp_path: Path) -> None:
+    # The "migration" changed the learning rate by 2%: both runs still agree
+    # with each other, the baseline comparison says where the curves part.
+    result = verify(tmp_path, "late_divergence.py", "--baseline", str(saved_baseline),
+                    "--", "--seeded-shuffle", "--lr", "0.051")
+    assert result.code == 4, result
+    assert result.report["verdict"] == "REPRODUCIBLE"
+    (cap,) = result.report["baseline"]["captures"]
+    assert cap["deltas"][0] == 0.0  # the first batch is computed before any update
+    assert cap["first_outside_tolerance"]["epoch"] == 0 and cap["first_outside_tolerance"]["batch"] == 1
+    assert 0 < cap["max_abs_delta"] < 1
+    assert "Baseline: OUTSIDE the tolerance (rtol=0.001, atol=1e-05)" in result.out
+    assert "outside the tolerance from epoch 0, batch 1" in result.out
+    # A looser tolerance accepts the same change.
+    loose = verify(tmp_path, "late_divergence.py", "--baseline", str(saved_baseline), "--rtol", "0.5",
+                   "--atol", "0.05", "--", "--seeded-shuffle", "--lr", "0.051")
+    assert loose.code == 0, loose
+    assert loose.report["baseline"]["captures"][0]["first_outside_tolerance"] is None
+
+
+def test_unusable_baseline_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": 1}')
+    for options in (["--baseline", str(bad)], ["--baseline", str(tmp_path / "missing.json")], ["--rtol", "0.1"]):
+        result = verify(tmp_path, "trains_nothing.py", *options)
+        assert result.code == 2, result
+        lines = result.err.strip().splitlines()
+        assert len(lines) == 1 and "error:" in lines[0], result
+        assert result.report == {}  # nothing ran
+    assert "not a report written by" in verify(tmp_path, "trains_nothing.py", "--baseline", str(bad)).err

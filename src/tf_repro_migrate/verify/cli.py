@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tf_repro_migrate.verify import compare, coverage, html, report, runner
+from tf_repro_migrate.verify import baseline, compare, coverage, html, report, runner
 
 PROG = "tf-repro-migrate verify"
 # The --control run adds this to every global seed the script sets.
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit codes: 0 REPRODUCIBLE, 1 NOT REPRODUCIBLE, 2 SCRIPT FAILED or bad usage, "
-            "3 INCONCLUSIVE (nothing was trained)."
+            "3 INCONCLUSIVE (nothing was trained), 4 REPRODUCIBLE but outside the --baseline tolerance."
         ),
     )
     parser.add_argument("script", help="the training script, run unmodified as __main__")
@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--control", action="store_true",
                         help=f"one extra run with every global seed shifted by +{CONTROL_SEED_OFFSET}, "
                              "to check that the verdict depends on the seed at all")
+    parser.add_argument("--baseline", default=None, metavar="REPORT.json",
+                        help="compare with a --json report saved in another environment or before a "
+                             "change, within --rtol/--atol (bitwise identity is not expected there)")
+    parser.add_argument("--rtol", type=float, default=None, metavar="X",
+                        help=f"relative tolerance for --baseline (default {baseline.DEFAULT_RTOL:g})")
+    parser.add_argument("--atol", type=float, default=None, metavar="X",
+                        help=f"absolute tolerance for --baseline (default {baseline.DEFAULT_ATOL:g})")
     parser.add_argument("--html", default=None, metavar="FILE",
                         help="also write a self-contained HTML report (loss of every run per batch, "
                              "first divergence, variable differences, environment)")
@@ -82,6 +89,16 @@ def main(argv: list[str]) -> int:
         return _error(f"--max-steps must be at least 1 (got {ns.max_steps})")
     if ns.timeout is not None and ns.timeout <= 0:
         return _error(f"--timeout must be positive (got {ns.timeout})")
+    if (ns.rtol is not None or ns.atol is not None) and not ns.baseline:
+        return _error("--rtol/--atol apply to --baseline only")
+    if any(t is not None and not t >= 0 for t in (ns.rtol, ns.atol)):
+        return _error("--rtol and --atol must be >= 0")
+    base = None
+    if ns.baseline:
+        try:
+            base = baseline.load(ns.baseline)
+        except baseline.BaselineError as exc:
+            return _error(str(exc))
     verifier = Verifier(
         script=script,
         script_args=script_args,
@@ -92,7 +109,16 @@ def main(argv: list[str]) -> int:
         keep_logs=Path(ns.keep_logs) if ns.keep_logs else None,
     )
     result = verifier.verify()
+    if base is not None and result.get("reference_captures"):
+        rtol = baseline.DEFAULT_RTOL if ns.rtol is None else ns.rtol
+        atol = baseline.DEFAULT_ATOL if ns.atol is None else ns.atol
+        result["baseline"] = baseline.compare(result["reference_captures"], result.get("environment"),
+                                              base, ns.baseline, rtol, atol)
+        if result["verdict"] == "REPRODUCIBLE" and not result["baseline"]["within_tolerance"]:
+            result["exit_code"] = baseline.EXIT_BASELINE_DIFFERS
     sys.stdout.write(report.render_text(result))
+    if result.get("baseline"):
+        sys.stdout.write(baseline.render_text(result["baseline"]))
     sys.stdout.flush()
     if ns.json:
         report.write_json(result, ns.json)

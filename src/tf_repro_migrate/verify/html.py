@@ -173,6 +173,10 @@ def _capture_charts(report: dict[str, Any]) -> list[str]:
                 continue
             label = run["label"] + ("" if run.get("main") else " (diagnostic)")
             series.append((label, [_loss(b, metric) for b in caps[index].get("batches") or []], bool(run.get("main"))))
+        base_caps = (report.get("baseline") or {}).get("baseline_captures") or []
+        if len(base_caps) > index and base_caps[index].get("batches"):
+            series.append(("baseline (" + str(report["baseline"].get("path")) + ")",
+                           [_loss(b, metric) for b in base_caps[index]["batches"]], False))
         epoch_starts: list[int] = []
         last_epoch = None
         divergence = None
