@@ -384,3 +384,103 @@ def test_unusable_baseline_is_a_one_line_usage_error(tmp_path: Path) -> None:
         assert len(lines) == 1 and "error:" in lines[0], result
         assert result.report == {}  # nothing ran
     assert "not a report written by" in verify(tmp_path, "trains_nothing.py", "--baseline", str(bad)).err
+
+
+# ---------------------------------------------------------------------------
+# 5. --launcher
+# ---------------------------------------------------------------------------
+
+
+def _wrapper(tmp: Path, pin_from_run: int | None) -> tuple[Path, Path]:
+    """A launcher script that logs each command it runs, then executes it;
+    from run ``pin_from_run`` on it pins the run to one CPU (other hardware)."""
+    log = tmp / "launcher.log"
+    script = tmp / "launch.sh"
+    pin = "" if pin_from_run is None else f'[ "$n" -ge {pin_from_run} ] && set -- taskset -c 0 "$@"\n'
+    script.write_text(
+        "#!/bin/sh\n"
+        f'n=$(( $(wc -l < "{log}" 2>/dev/null || echo 0) + 1 ))\n'
+        f'echo "run $n: $*" >> "{log}"\n'
+        f"{pin}"
+        'exec "$@"\n'
+    )
+    script.chmod(0o755)
+    return script, log
+
+
+def test_launcher_prefixes_every_run(tf_available: None, tmp_path: Path) -> None:
+    script, log = _wrapper(tmp_path, None)
+    # Two words, as `srun -N1` or `docker exec NAME` would be.
+    result = verify(tmp_path, "train_on_batch.py", "--launcher", f"sh {script}")
+    assert result.code == 0, result
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2 and all("tf_repro_migrate.verify.harness" in line for line in lines), lines
+    assert lines[0].startswith("run 1: ") and "train_on_batch.py" in lines[0]
+    assert result.report["options"]["launcher"] == f"sh {script}"
+    assert result.report["hardware_differences"] == []
+
+
+def test_launcher_runs_on_different_hardware_are_flagged(tf_available: None, tmp_path: Path) -> None:
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 usable CPUs to place one run on 1 CPU")
+    import shutil
+
+    if shutil.which("taskset") is None:
+        pytest.skip("taskset (util-linux) not installed")
+    script, log = _wrapper(tmp_path, 2)
+    result = verify(tmp_path, "train_on_batch.py", "--launcher", str(script))
+    assert result.code in (0, 1), result
+    assert len(log.read_text().splitlines()) >= 2
+    (diff,) = result.report["hardware_differences"][:1]
+    assert diff.startswith("run 2 ran on different hardware than run 1") and "cpus_usable 1" in diff, diff
+    assert "did not all execute on the same hardware" in result.out
+
+
+def test_launcher_that_cannot_be_split_is_a_usage_error(tmp_path: Path) -> None:
+    result = verify(tmp_path, "trains_nothing.py", "--launcher", "srun 'unclosed")
+    assert result.code == 2 and "--launcher" in result.err, result
+
+
+# ---------------------------------------------------------------------------
+# 6. --compare-outputs, --compare-files
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def noisy_outputs(tf_available: None, tmp_path_factory: pytest.TempPathFactory) -> Verified:
+    """Seeded training, unseeded noise in predict()'s input, predictions saved."""
+    tmp = tmp_path_factory.mktemp("outputs")
+    return verify(tmp, "train_on_batch.py", "--compare-outputs", "--compare-files", "preds*.npy",
+                  "--", "--noisy-outputs", "--write", "preds.npy")
+
+
+def test_compare_outputs_finds_differing_predictions(noisy_outputs: Verified) -> None:
+    result = noisy_outputs
+    assert result.code == 1, result
+    assert result.report["verdict"] == "NOT REPRODUCIBLE"
+    assert all(p["identical"] for p in result.report["comparisons"])  # training itself agreed
+    comparison = result.report["outputs_comparison"]
+    assert comparison["n_outputs"] == 2 and comparison["n_files"] == 1 and comparison["files"] == ["preds.npy"]
+    assert any("predict() call 1 on 'sequential': output 64x1 differs (max |diff|" in d for d in comparison["differences"])
+    assert not any("evaluate()" in d for d in comparison["differences"])  # evaluate ran on the clean inputs
+    assert any("file preds.npy differs" in d for d in comparison["differences"])
+    assert "training was bitwise identical, but what it left behind differs" in result.out
+
+
+def test_compare_outputs_agree_when_everything_is_seeded(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "train_on_batch.py", "--compare-outputs", "--compare-files", "*.npy",
+                    "--", "--write", "preds.npy")
+    assert result.code == 0, result
+    comparison = result.report["outputs_comparison"]
+    assert comparison["identical"] and comparison["n_outputs"] == 2 and comparison["n_files"] == 1
+    assert "2 evaluate()/predict() results and 1 file matching *.npy: identical in every run" in result.out
+    assert (tmp_path / "preds.npy").exists() is False and not (SCRIPTS / "preds.npy").exists()
+
+
+def test_without_the_option_outputs_are_not_compared(tf_available: None, tmp_path: Path) -> None:
+    proc, res = harness(tmp_path, "train_on_batch.py", "--noisy-outputs")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert res["outputs"] == []
+    proc, res = harness(tmp_path, "train_on_batch.py", options=("--capture-outputs",))
+    assert [o["kind"] for o in res["outputs"]] == ["evaluate", "predict"]
+    assert res["outputs"][1]["digest"]["shape"] == [64, 1]

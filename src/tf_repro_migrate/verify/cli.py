@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from tf_repro_migrate.verify import baseline, compare, coverage, html, report, runner
+from tf_repro_migrate.verify import baseline, compare, coverage, html, outputs, report, runner
 
 PROG = "tf-repro-migrate verify"
 # The --control run adds this to every global seed the script sets.
@@ -54,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"relative tolerance for --baseline (default {baseline.DEFAULT_RTOL:g})")
     parser.add_argument("--atol", type=float, default=None, metavar="X",
                         help=f"absolute tolerance for --baseline (default {baseline.DEFAULT_ATOL:g})")
+    parser.add_argument("--launcher", default=None, metavar="CMD",
+                        help="prefix each run's command with CMD (e.g. 'srun -N1 --gres=gpu:1'); the "
+                             "run must see this machine's files (interpreter, script, result file)")
+    parser.add_argument("--compare-outputs", action="store_true",
+                        help="also compare evaluate()/predict() results (outside fit) between runs")
+    parser.add_argument("--compare-files", action="append", default=None, metavar="GLOB",
+                        help="also compare the files matching GLOB (relative to the working directory) "
+                             "that each run leaves in its own working directory; repeatable")
     parser.add_argument("--html", default=None, metavar="FILE",
                         help="also write a self-contained HTML report (loss of every run per batch, "
                              "first divergence, variable differences, environment)")
@@ -108,6 +117,19 @@ def main(argv: list[str]) -> int:
         control=ns.control,
         keep_logs=Path(ns.keep_logs) if ns.keep_logs else None,
     )
+    if ns.compare_outputs:
+        verifier.harness_args = ["--capture-outputs"]
+    if ns.compare_files:
+        if any(os.path.isabs(g) or ".." in Path(g).parts for g in ns.compare_files):
+            return _error("--compare-files patterns are relative to the working directory (no '/' start, no '..')")
+        verifier.compare_files = list(ns.compare_files)
+    if ns.launcher is not None:
+        try:
+            verifier.launcher = shlex.split(ns.launcher)
+        except ValueError as exc:
+            return _error(f"--launcher: {exc}")
+        if not verifier.launcher:
+            return _error("--launcher is empty")
     result = verifier.verify()
     if base is not None and result.get("reference_captures"):
         rtol = baseline.DEFAULT_RTOL if ns.rtol is None else ns.rtol
@@ -117,6 +139,8 @@ def main(argv: list[str]) -> int:
         if result["verdict"] == "REPRODUCIBLE" and not result["baseline"]["within_tolerance"]:
             result["exit_code"] = baseline.EXIT_BASELINE_DIFFERS
     sys.stdout.write(report.render_text(result))
+    if result.get("outputs_comparison"):
+        sys.stdout.write(outputs.render_text(result["outputs_comparison"]))
     if result.get("baseline"):
         sys.stdout.write(baseline.render_text(result["baseline"]))
     sys.stdout.flush()
@@ -148,6 +172,11 @@ class Verifier:
         self.hash_seeds = [str(user_hash)] * runs if self.hash_pinned_by_user else [str(i + 1) for i in range(runs)]
         self.progress = runner.tty_progress(sys.stderr) if sys.stderr.isatty() else None
         self.outcomes: list[runner.RunOutcome] = []
+        # Options set after construction by main() (kept out of __init__'s
+        # signature so other callers need not change).
+        self.launcher: list[str] = []
+        self.harness_args: list[str] = []
+        self.compare_files: list[str] = []
 
     # -- running ---------------------------------------------------------
 
@@ -158,6 +187,7 @@ class Verifier:
             label=label, script=self.script, args=self.script_args, hash_seed=hash_seed,
             workdir_root=root, log_path=log_dir / f"{label.replace(' ', '-')}.log",
             seed_offset=seed_offset, max_steps=self.max_steps, timeout=self.timeout,
+            launcher=self.launcher, harness_args=self.harness_args, compare_files=self.compare_files,
         )
         display = display or label
         progress = self.progress
@@ -205,6 +235,14 @@ class Verifier:
         reproducible = all(p.identical for p in pairs)
         first = _first_difference(pairs)
         rep["first_difference"] = first
+        left_behind = None
+        if self.harness_args or self.compare_files:
+            left_behind = outputs.compare_runs(
+                [(o.label, o.result, o.extra.get("files")) for o in main_runs],
+                bool(self.harness_args), bool(self.compare_files))
+        rep["outputs_comparison"] = left_behind
+        if reproducible and left_behind is not None and not left_behind["identical"]:
+            return self._finish(rep, main_runs, "NOT REPRODUCIBLE", None, outputs.summary(left_behind))
         if not reproducible:
             rep["hash_seed_diagnosis"] = self._hash_seed_check(root, main_runs)
             static = compare.scan_script(_read_text(self.script))
@@ -303,6 +341,9 @@ class Verifier:
             "args": self.script_args,
             "cwd": str(self.original_cwd),
             "options": {"runs": self.runs, "max_steps": self.max_steps, "timeout": self.timeout,
+                        "launcher": shlex.join(self.launcher) if self.launcher else None,
+                        "compare_outputs": "--capture-outputs" in self.harness_args,
+                        "compare_files": self.compare_files,
                         "control": self.control, "keep_logs": str(self.keep_logs) if self.keep_logs else None},
             "hash_seed_pinned_by_user": self.hash_pinned_by_user,
             "isolation": "each run used its own scratch working directory mirroring the original "
@@ -324,6 +365,10 @@ class Verifier:
         rep["failure"] = failure
         ref_result = main_runs[0].result if main_runs else None
         rep["coverage_notes"] = coverage.notes(ref_result, self.max_steps)
+        rep["hardware_differences"] = coverage.hardware_differences([(o.label, o.result) for o in self.outcomes])
+        hardware = coverage.hardware_note(rep["hardware_differences"])
+        if hardware:
+            rep["coverage_notes"].append(hardware)
         rep["subprocesses"] = (ref_result or {}).get("subprocesses") or []
         rep["runs"] = []
         for outcome in self.outcomes:

@@ -65,3 +65,46 @@ def notes(result: dict[str, Any] | None, max_steps: int | None) -> list[str]:
                 f"compared too: {names}."
             )
     return out
+
+
+# Fingerprint fields that describe the hardware a run executed on.  The host
+# name is reported but not compared: two nodes of one type are the same
+# hardware.
+HARDWARE_FIELDS = ("machine", "cpu", "cpu_count", "cpus_usable", "tensorflow.devices", "tensorflow.device_models")
+
+
+def _hardware(env: dict[str, Any] | None) -> dict[str, Any]:
+    env = env or {}
+    tf_info = env.get("tensorflow") or {}
+    flat = {key: env.get(key) for key in HARDWARE_FIELDS if "." not in key}
+    flat["tensorflow.devices"] = tf_info.get("devices")
+    flat["tensorflow.device_models"] = tf_info.get("device_models")
+    return flat
+
+
+def hardware_differences(runs: list[tuple[str, dict[str, Any] | None]]) -> list[str]:
+    """One line per run whose hardware differs from the first run's, e.g.
+    when ``--launcher`` placed the runs on different node types."""
+    envs = [(label, (result or {}).get("environment")) for label, result in runs if result]
+    if len(envs) < 2:
+        return []
+    ref_label, ref_env = envs[0]
+    ref = _hardware(ref_env)
+    out = []
+    for label, env in envs[1:]:
+        other = _hardware(env)
+        changed = [f"{key} {other[key]!r} (vs {ref[key]!r})" for key in HARDWARE_FIELDS if other[key] != ref[key]]
+        if changed:
+            host = (env or {}).get("hostname")
+            where = f" on host {host!r}" if host and host != (ref_env or {}).get("hostname") else ""
+            out.append(f"{label} ran on different hardware than {ref_label}{where}: " + ", ".join(changed))
+    return out
+
+
+def hardware_note(differences: list[str]) -> str | None:
+    """The caveat attached to the verdict when the runs' hardware differs."""
+    if not differences:
+        return None
+    return ("the runs did not all execute on the same hardware (" + "; ".join(differences) + "): "
+            "results are not expected to be bitwise identical across hardware, so a split may come "
+            "from the hardware, not the script; make the launcher place every run on one node type.")
