@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tf_repro_migrate.verify import compare, report, runner
+from tf_repro_migrate.verify import baseline, compare, coverage, html, outputs, report, runner
 
 PROG = "tf-repro-migrate verify"
 # The --control run adds this to every global seed the script sets.
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit codes: 0 REPRODUCIBLE, 1 NOT REPRODUCIBLE, 2 SCRIPT FAILED or bad usage, "
-            "3 INCONCLUSIVE (nothing was trained)."
+            "3 INCONCLUSIVE (nothing was trained), 4 REPRODUCIBLE but outside the --baseline tolerance."
         ),
     )
     parser.add_argument("script", help="the training script, run unmodified as __main__")
@@ -53,6 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--control", action="store_true",
                         help=f"one extra run with every global seed shifted by +{CONTROL_SEED_OFFSET}, "
                              "to check that the verdict depends on the seed at all")
+    parser.add_argument("--baseline", default=None, metavar="REPORT.json",
+                        help="compare with a --json report saved in another environment or before a "
+                             "change, within --rtol/--atol (bitwise identity is not expected there)")
+    parser.add_argument("--rtol", type=float, default=None, metavar="X",
+                        help=f"relative tolerance for --baseline (default {baseline.DEFAULT_RTOL:g})")
+    parser.add_argument("--atol", type=float, default=None, metavar="X",
+                        help=f"absolute tolerance for --baseline (default {baseline.DEFAULT_ATOL:g})")
+    parser.add_argument("--launcher", default=None, metavar="CMD",
+                        help="prefix each run's command with CMD (e.g. 'srun -N1 --gres=gpu:1'); the "
+                             "run must see this machine's files (interpreter, script, result file)")
+    parser.add_argument("--compare-outputs", action="store_true",
+                        help="also compare evaluate()/predict() results (outside fit) between runs")
+    parser.add_argument("--compare-files", action="append", default=None, metavar="GLOB",
+                        help="also compare the files matching GLOB (relative to the working directory) "
+                             "that each run leaves in its own working directory; repeatable")
+    parser.add_argument("--html", default=None, metavar="FILE",
+                        help="also write a self-contained HTML report (loss of every run per batch, "
+                             "first divergence, variable differences, environment)")
     return parser
 
 
@@ -197,6 +216,16 @@ def _main(argv: list[str]) -> int:
     problem = runner.check_workdir(workdir) or check_output_paths(_output_paths(ns))
     if problem:
         return _error(problem)
+    if (ns.rtol is not None or ns.atol is not None) and not ns.baseline:
+        return _error("--rtol/--atol apply to --baseline only")
+    if any(t is not None and not t >= 0 for t in (ns.rtol, ns.atol)):
+        return _error("--rtol and --atol must be >= 0")
+    base = None
+    if ns.baseline:
+        try:
+            base = baseline.load(ns.baseline)
+        except baseline.BaselineError as exc:
+            return _error(str(exc))
     verifier = Verifier(
         script=script,
         script_args=script_args,
@@ -207,11 +236,37 @@ def _main(argv: list[str]) -> int:
         keep_logs=Path(ns.keep_logs) if ns.keep_logs else None,
         workdir=workdir,
     )
+    if ns.compare_outputs:
+        verifier.harness_args = ["--capture-outputs"]
+    if ns.compare_files:
+        if any(os.path.isabs(g) or ".." in Path(g).parts for g in ns.compare_files):
+            return _error("--compare-files patterns are relative to the working directory (no '/' start, no '..')")
+        verifier.compare_files = list(ns.compare_files)
+    if ns.launcher is not None:
+        try:
+            verifier.launcher = shlex.split(ns.launcher)
+        except ValueError as exc:
+            return _error(f"--launcher: {exc}")
+        if not verifier.launcher:
+            return _error("--launcher is empty")
     result = verifier.verify()
+    if base is not None and result.get("reference_captures"):
+        rtol = baseline.DEFAULT_RTOL if ns.rtol is None else ns.rtol
+        atol = baseline.DEFAULT_ATOL if ns.atol is None else ns.atol
+        result["baseline"] = baseline.compare(result["reference_captures"], result.get("environment"),
+                                              base, ns.baseline, rtol, atol)
+        if result["verdict"] == "REPRODUCIBLE" and not result["baseline"]["within_tolerance"]:
+            result["exit_code"] = baseline.EXIT_BASELINE_DIFFERS
     sys.stdout.write(report.render_text(result))
+    if result.get("outputs_comparison"):
+        sys.stdout.write(outputs.render_text(result["outputs_comparison"]))
+    if result.get("baseline"):
+        sys.stdout.write(baseline.render_text(result["baseline"]))
     sys.stdout.flush()
     if ns.json:
         report.write_json(result, ns.json)
+    if ns.html:
+        html.write_html(result, ns.html)
     return int(result["exit_code"])
 
 
@@ -238,6 +293,11 @@ class Verifier:
         self.hash_seeds = [str(user_hash)] * runs if self.hash_pinned_by_user else [str(i + 1) for i in range(runs)]
         self.progress = runner.tty_progress(sys.stderr) if sys.stderr.isatty() else None
         self.outcomes: list[runner.RunOutcome] = []
+        # Options set after construction by main() (kept out of __init__'s
+        # signature so other callers need not change).
+        self.launcher: list[str] = []
+        self.harness_args: list[str] = []
+        self.compare_files: list[str] = []
 
     # -- running ---------------------------------------------------------
 
@@ -248,6 +308,7 @@ class Verifier:
             label=label, script=self.script, args=self.script_args, hash_seed=hash_seed,
             workdir_root=root, log_path=log_dir / f"{label.replace(' ', '-')}.log",
             seed_offset=seed_offset, max_steps=self.max_steps, timeout=self.timeout,
+            launcher=self.launcher, harness_args=self.harness_args, compare_files=self.compare_files,
         )
         display = display or label
         progress = self.progress
@@ -290,15 +351,21 @@ class Verifier:
                                 f"{failed.label} failed; nothing was compared.")
         if all(compare.capture_count(o.result) == 0 for o in main_runs):
             return self._finish(rep, main_runs, "INCONCLUSIVE", None,
-                                "nothing was captured: the script never called keras Model.fit() "
-                                "nor stepped a Keras optimizer, so there is nothing to compare "
-                                "(this is not a sign of reproducibility).")
+                                coverage.nothing_captured_message(main_runs[0].result))
         ref = main_runs[0]
         pairs = [compare.compare_runs(ref.label, ref.result or {}, o.label, o.result or {}) for o in main_runs[1:]]
         rep["comparisons"] = [p.to_json() for p in pairs]
         reproducible = all(p.identical for p in pairs)
         first = _first_difference(pairs)
         rep["first_difference"] = first
+        left_behind = None
+        if self.harness_args or self.compare_files:
+            left_behind = outputs.compare_runs(
+                [(o.label, o.result, o.extra.get("files")) for o in main_runs],
+                bool(self.harness_args), bool(self.compare_files))
+        rep["outputs_comparison"] = left_behind
+        if reproducible and left_behind is not None and not left_behind["identical"]:
+            return self._finish(rep, main_runs, "NOT REPRODUCIBLE", None, outputs.summary(left_behind))
         if not reproducible:
             rep["hash_seed_diagnosis"] = self._hash_seed_check(root, main_runs)
             static = compare.scan_script(_read_text(self.script))
@@ -398,6 +465,9 @@ class Verifier:
             "args": self.script_args,
             "cwd": str(self.original_cwd),
             "options": {"runs": self.runs, "max_steps": self.max_steps, "timeout": self.timeout,
+                        "launcher": shlex.join(self.launcher) if self.launcher else None,
+                        "compare_outputs": "--capture-outputs" in self.harness_args,
+                        "compare_files": self.compare_files,
                         "control": self.control, "keep_logs": str(self.keep_logs) if self.keep_logs else None},
             "hash_seed_pinned_by_user": self.hash_pinned_by_user,
             "isolation": "each run used its own scratch working directory mirroring the original "
@@ -418,6 +488,13 @@ class Verifier:
         rep["exit_code"] = report.VERDICT_EXIT_CODES[verdict]
         rep["summary"] = summary
         rep["failure"] = failure
+        ref_result = main_runs[0].result if main_runs else None
+        rep["coverage_notes"] = coverage.notes(ref_result, self.max_steps)
+        rep["hardware_differences"] = coverage.hardware_differences([(o.label, o.result) for o in self.outcomes])
+        hardware = coverage.hardware_note(rep["hardware_differences"])
+        if hardware:
+            rep["coverage_notes"].append(hardware)
+        rep["subprocesses"] = (ref_result or {}).get("subprocesses") or []
         rep["runs"] = []
         for outcome in self.outcomes:
             entry = outcome.to_json()

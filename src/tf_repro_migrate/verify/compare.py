@@ -106,6 +106,9 @@ def capture_label(capture: dict[str, Any]) -> str:
     if capture.get("kind") == "fit":
         cls = str(capture.get("model_class", "")).rsplit(".", 1)[-1]
         return f"fit #{number} ({cls} '{capture.get('model_name', '')}')"
+    if capture.get("kind") == "train_on_batch":
+        cls = str(capture.get("model_class", "")).rsplit(".", 1)[-1]
+        return f"train_on_batch #{number} ({cls} '{capture.get('model_name', '')}')"
     cls = str(capture.get("optimizer_class", "")).rsplit(".", 1)[-1]
     return f"custom loop #{number} ({cls} '{capture.get('optimizer_name', '')}' stepped outside fit)"
 

@@ -99,6 +99,33 @@ class _State:
         self.local = threading.local()
         self.patched: list[str] = []
         self.stored_elements = 0
+        # fit()/train_on_batch() calls active in ANY thread: under
+        # tf.distribute.MirroredStrategy the optimizer step runs in a replica
+        # thread, where the thread-local depth is 0, and would otherwise be
+        # counted a second time as a custom loop.
+        self.fit_active = 0
+        self.fit_lock = threading.Lock()
+        # Optimizer base classes of every Keras flavour the script imported
+        # (Keras 3, tf_keras, tf_keras legacy): used to find optimizers kept
+        # as model attributes (GAN d_optimizer / g_optimizer).
+        self.optimizer_classes: list[type] = []
+        # train_on_batch() captures by model, and the models themselves
+        # (strong references, digested when the script ends).
+        self.tob_records: dict[int, dict[str, Any]] = {}
+        self.tob_models: list[Any] = []
+        # Processes the script started (verify does not follow them).
+        self.subprocesses: list[dict[str, Any]] = []
+        self.recording_subprocesses = True
+        # evaluate()/predict() results (--compare-outputs).
+        self.capture_outputs = False
+        self.outputs: list[dict[str, Any]] = []
+        self.stopped_by_max_steps: str | None = None
+
+
+class _MaxStepsReached(BaseException):
+    """Raised to end the script cleanly after --max-steps optimizer steps
+    outside fit().  A BaseException so a script's ``except Exception`` does
+    not swallow it."""
 
 
 STATE: _State | None = None
@@ -302,19 +329,13 @@ def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
             # Copy: never mutate the user's own list.
             callbacks = [recorder] + list(callbacks)
         bound.arguments["callbacks"] = callbacks
-        _set_depth("fit", 1)
+        _enter_fit()
         try:
             result = original(*bound.args, **bound.kwargs)
         finally:
-            _set_depth("fit", 0)
+            _leave_fit()
         record["completed"] = True
-        record["variables"] = digest_variables(getattr(self, "weights", []))
-        optimizer = getattr(self, "optimizer", None)
-        if optimizer is not None:
-            record["optimizer_class"] = _qualname(optimizer)
-            record["optimizer_variables"] = digest_variables(
-                getattr(optimizer, "variables", [])
-            )
+        _digest_model_state(self, record)
         return result
 
     fit.__wrapped__ = original  # type: ignore[attr-defined]
@@ -324,12 +345,238 @@ def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
     model_cls.fit = fit  # type: ignore[method-assign,attr-defined]
 
 
+def _enter_fit() -> None:
+    assert STATE is not None
+    _set_depth("fit", _depth("fit") + 1)
+    with STATE.fit_lock:
+        STATE.fit_active += 1
+
+
+def _leave_fit() -> None:
+    assert STATE is not None
+    _set_depth("fit", _depth("fit") - 1)
+    with STATE.fit_lock:
+        STATE.fit_active -= 1
+
+
+def _in_fit() -> bool:
+    assert STATE is not None
+    return _depth("fit") > 0 or STATE.fit_active > 0
+
+
+def optimizer_variables(optimizer: Any) -> list[Any]:
+    """An optimizer's variables: a list in Keras 3 and tf_keras, a method on
+    tf_keras' legacy ``OptimizerV2``."""
+    variables = getattr(optimizer, "variables", None)
+    if callable(variables) and not isinstance(variables, (list, tuple)):
+        try:
+            variables = variables()
+        except Exception:
+            variables = None
+    return list(variables or [])
+
+
+def _is_optimizer(value: Any) -> bool:
+    assert STATE is not None
+    classes = tuple(STATE.optimizer_classes)
+    return bool(classes) and isinstance(value, classes)
+
+
+def model_optimizers(model: Any) -> list[tuple[str, Any]]:
+    """``model.optimizer`` and every other optimizer kept as an attribute of
+    the model (``self.d_optimizer``...), by attribute name, each once."""
+    found: list[tuple[str, Any]] = []
+    seen: set[int] = set()
+    main = getattr(model, "optimizer", None)
+    if main is not None:
+        found.append(("optimizer", main))
+        seen.add(id(main))
+    try:
+        attributes = sorted(vars(model).items())
+    except TypeError:
+        attributes = []
+    for name, value in attributes:
+        if name.startswith("__") or id(value) in seen or not _is_optimizer(value):
+            continue
+        found.append((name, value))
+        seen.add(id(value))
+    return found
+
+
+def _digest_model_state(model: Any, record: dict[str, Any]) -> None:
+    """Digest the model's variables and those of all its optimizers.
+
+    Variables of optimizers other than ``model.optimizer`` are named
+    ``ATTRIBUTE/variable`` so two optimizers with the same default name
+    (two ``adam``) stay apart and the report names the attribute.
+    """
+    record["variables"] = digest_variables(getattr(model, "weights", []))
+    record["optimizer_variables"] = []
+    record["optimizers"] = []
+    for attribute, optimizer in model_optimizers(model):
+        digests = digest_variables(optimizer_variables(optimizer))
+        if attribute == "optimizer":
+            record["optimizer_class"] = _qualname(optimizer)
+        else:
+            for digest in digests:
+                digest["name"] = f"{attribute}/{digest.get('name')}"
+        record["optimizer_variables"] += digests
+        record["optimizers"].append(
+            {"attribute": attribute, "class": _qualname(optimizer), "n_variables": len(digests)}
+        )
+
+
 def _on_keras_model_module(module: ModuleType) -> None:
     from keras.src.callbacks.callback import Callback
 
     _patch_fit(module.Model, Callback)
+    _patch_train_on_batch(module.Model)
+    _patch_outputs(module.Model)
     assert STATE is not None
     STATE.patched.append("keras.Model.fit")
+
+
+def _on_tf_keras_training_module(module: ModuleType) -> None:
+    # tf_keras (Keras 2), also what `tf.keras` is under TF_USE_LEGACY_KERAS=1.
+    from tf_keras.src.callbacks import Callback
+
+    _patch_fit(module.Model, Callback)
+    _patch_train_on_batch(module.Model)
+    _patch_outputs(module.Model)
+    assert STATE is not None
+    STATE.patched.append("tf_keras.Model.fit")
+
+
+# ---------------------------------------------------------------------------
+# train_on_batch() capture: one capture per model, one logged row per call
+# ---------------------------------------------------------------------------
+
+
+def _encode_logs(result: Any) -> dict[str, str]:
+    """The value(s) train_on_batch returned, as ``{name: encoded}``."""
+    if isinstance(result, dict):
+        return {str(k): encode_scalar(v) for k, v in sorted(result.items())}
+    if isinstance(result, (list, tuple)):
+        return {("loss" if i == 0 else f"output_{i}"): encode_scalar(v) for i, v in enumerate(result)}
+    return {"loss": encode_scalar(result)}
+
+
+def _patch_train_on_batch(model_cls: type) -> None:
+    original = getattr(model_cls, "train_on_batch", None)
+    if original is None or getattr(original, "_tf_repro_verify", False):
+        return
+
+    def train_on_batch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        assert STATE is not None
+        if _in_fit():
+            return original(self, *args, **kwargs)
+        _enter_fit()  # its optimizer step is this capture, not a custom loop
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            _leave_fit()
+        rec = STATE.tob_records.get(id(self))
+        if rec is None:
+            rec = {
+                "kind": "train_on_batch",
+                "index": len(STATE.captures),
+                "model_class": _qualname(self),
+                "model_name": str(getattr(self, "name", "")),
+                "truncated": False,
+                "batches": [],
+                "epochs": [],
+                "calls": 0,
+                "variables": [],
+                "optimizer_class": None,
+                "optimizer_variables": [],
+            }
+            STATE.tob_records[id(self)] = rec
+            STATE.tob_models.append(self)
+            STATE.captures.append(rec)
+        try:
+            rec["batches"].append({"epoch": 0, "batch": rec["calls"], "logs": _encode_logs(result)})
+        except Exception as exc:  # never let the capture break training
+            rec.setdefault("errors", []).append(repr(exc))
+        rec["calls"] += 1
+        if STATE.max_steps is not None and rec["calls"] >= STATE.max_steps:
+            rec["truncated"] = True
+            STATE.stopped_by_max_steps = f"train_on_batch of {rec['model_name'] or rec['model_class']}"
+            raise _MaxStepsReached()
+        return result
+
+    train_on_batch.__wrapped__ = original  # type: ignore[attr-defined]
+    train_on_batch.__doc__ = original.__doc__
+    train_on_batch._tf_repro_verify = True  # type: ignore[attr-defined]
+    model_cls.train_on_batch = train_on_batch  # type: ignore[attr-defined]
+
+
+def _finish_tob_captures() -> None:
+    assert STATE is not None
+    for model in STATE.tob_models:
+        rec = STATE.tob_records[id(model)]
+        _digest_model_state(model, rec)
+        opt = getattr(model, "optimizer", None)
+        try:
+            rec["iterations"] = int(_to_numpy(opt.iterations)) if opt is not None else None
+        except Exception:
+            rec["iterations"] = None
+
+
+# ---------------------------------------------------------------------------
+# evaluate()/predict() capture (--compare-outputs)
+# ---------------------------------------------------------------------------
+
+
+def _digest_output(value: Any) -> Any:
+    """Digest what predict() returned: arrays, or lists/dicts of them."""
+    if isinstance(value, dict):
+        return {str(k): _digest_output(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_digest_output(v) for v in value]
+    record = digest_variable(value)
+    record.pop("name", None)
+    return record
+
+
+def _patch_outputs(model_cls: type) -> None:
+    for method in ("evaluate", "predict"):
+        original = getattr(model_cls, method, None)
+        if original is None or getattr(original, "_tf_repro_verify", False):
+            continue
+        setattr(model_cls, method, _output_wrapper(method, original))
+
+
+def _output_wrapper(method: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        assert STATE is not None
+        # evaluate() on validation data inside fit() belongs to that fit.
+        if not STATE.capture_outputs or _in_fit() or _depth("outputs") > 0:
+            return original(self, *args, **kwargs)
+        _set_depth("outputs", 1)
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            _set_depth("outputs", 0)
+        entry: dict[str, Any] = {
+            "kind": method,
+            "index": len(STATE.outputs),
+            "model_class": _qualname(self),
+            "model_name": str(getattr(self, "name", "")),
+        }
+        try:
+            if method == "evaluate":
+                entry["values"] = _encode_logs(result)
+            else:
+                entry["digest"] = _digest_output(result)
+        except Exception as exc:
+            entry["error"] = repr(exc)
+        STATE.outputs.append(entry)
+        return result
+
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    wrapper.__doc__ = original.__doc__
+    wrapper._tf_repro_verify = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 # ---------------------------------------------------------------------------
@@ -367,24 +614,125 @@ def _patch_optimizer_apply(optimizer_cls: type) -> None:
 
     def apply(self: Any, grads: Any, trainable_variables: Any = None) -> Any:
         assert STATE is not None
-        if _depth("fit") > 0 or _depth("apply") > 0:
+        if _in_fit() or _depth("apply") > 0:
             return original(self, grads, trainable_variables)
         _set_depth("apply", 1)
         try:
             result = original(self, grads, trainable_variables)
         finally:
             _set_depth("apply", 0)
-        try:
-            _record_loop_step(self, grads, trainable_variables)
-        except Exception as exc:  # never let the capture break training
-            rec = STATE.loop_records.get(id(self))
-            if rec is not None:
-                rec.setdefault("errors", []).append(repr(exc))
+        _after_loop_step(self, grads, trainable_variables)
         return result
 
     apply.__wrapped__ = original  # type: ignore[attr-defined]
     apply._tf_repro_verify = True  # type: ignore[attr-defined]
     optimizer_cls.apply = apply  # type: ignore[method-assign,attr-defined]
+
+
+def _after_loop_step(optimizer: Any, grads: Any, trainable_variables: Any) -> None:
+    """Record one optimizer step outside fit(); stop the script at --max-steps."""
+    assert STATE is not None
+    try:
+        _record_loop_step(optimizer, grads, trainable_variables)
+    except Exception as exc:  # never let the capture break training
+        rec = STATE.loop_records.get(id(optimizer))
+        if rec is not None:
+            rec.setdefault("errors", []).append(repr(exc))
+    rec = STATE.loop_records.get(id(optimizer))
+    # Only eager steps are real steps here; inside tf.function this body runs
+    # while tracing, and the tf.function call hook counts the steps instead.
+    if STATE.max_steps is not None and rec is not None and rec["per_step"] and _executing_eagerly():
+        if rec["apply_calls"] >= STATE.max_steps:
+            _stop_loop(rec)
+
+
+def _executing_eagerly() -> bool:
+    tf = sys.modules.get("tensorflow")
+    if tf is None or not hasattr(tf, "executing_eagerly"):
+        return True  # another backend: no graph tracing through this path
+    return bool(tf.executing_eagerly())
+
+
+def _stop_loop(rec: dict[str, Any]) -> None:
+    assert STATE is not None
+    rec["truncated"] = True
+    STATE.stopped_by_max_steps = f"optimizer {rec.get('optimizer_name') or rec.get('optimizer_class')}"
+    raise _MaxStepsReached()
+
+
+def _check_loop_iterations() -> None:
+    """After each tf.function call outside fit(): stop once an optimizer
+    stepped outside fit() has made --max-steps steps."""
+    assert STATE is not None
+    if STATE.max_steps is None or not STATE.loop_optimizers or _in_fit() or not _executing_eagerly():
+        return
+    for optimizer in STATE.loop_optimizers:
+        try:
+            steps = int(_to_numpy(optimizer.iterations))
+        except Exception:
+            continue
+        if steps >= STATE.max_steps:
+            _stop_loop(STATE.loop_records[id(optimizer)])
+
+
+def _on_tf_function_module(module: ModuleType) -> None:
+    # A tf.function's Python body runs only while tracing, so a custom loop
+    # compiled with tf.function is counted here, once per call.
+    cls = getattr(module, "Function", None)
+    if cls is None or getattr(cls.__call__, "_tf_repro_verify", False):
+        return
+    original = cls.__call__
+
+    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        assert STATE is not None
+        if STATE.max_steps is not None and STATE.loop_optimizers:
+            _check_loop_iterations()
+        return result
+
+    __call__.__wrapped__ = original  # type: ignore[attr-defined]
+    __call__._tf_repro_verify = True  # type: ignore[attr-defined]
+    cls.__call__ = __call__
+
+
+def _patch_tf_keras_apply_gradients(optimizer_cls: type) -> None:
+    """tf_keras optimizers have no ``apply``: wrap ``apply_gradients``."""
+    original = optimizer_cls.__dict__.get("apply_gradients")
+    if original is None or getattr(original, "_tf_repro_verify", False):
+        return
+
+    def apply_gradients(self: Any, grads_and_vars: Any, *args: Any, **kwargs: Any) -> Any:
+        assert STATE is not None
+        if _in_fit() or _depth("apply") > 0:
+            return original(self, grads_and_vars, *args, **kwargs)
+        # Often a zip iterator: materialise it once for both uses.
+        pairs = list(grads_and_vars)
+        _set_depth("apply", 1)
+        try:
+            result = original(self, pairs, *args, **kwargs)
+        finally:
+            _set_depth("apply", 0)
+        _after_loop_step(self, [g for g, _ in pairs], [v for _, v in pairs])
+        return result
+
+    apply_gradients.__wrapped__ = original  # type: ignore[attr-defined]
+    apply_gradients.__doc__ = original.__doc__
+    apply_gradients._tf_repro_verify = True  # type: ignore[attr-defined]
+    optimizer_cls.apply_gradients = apply_gradients  # type: ignore[attr-defined]
+
+
+def _on_tf_keras_optimizer_module(module: ModuleType) -> None:
+    _patch_tf_keras_apply_gradients(module._BaseOptimizer)
+    assert STATE is not None
+    STATE.optimizer_classes.append(module._BaseOptimizer)
+    STATE.patched.append("tf_keras Optimizer.apply_gradients")
+
+
+def _on_tf_keras_legacy_optimizer_module(module: ModuleType) -> None:
+    _patch_tf_keras_apply_gradients(module.OptimizerV2)
+    assert STATE is not None
+    STATE.optimizer_classes.append(module.OptimizerV2)
+    STATE.patched.append("tf_keras legacy OptimizerV2.apply_gradients")
 
 
 def _record_loop_step(optimizer: Any, grads: Any, trainable_variables: Any) -> None:
@@ -425,7 +773,7 @@ def _finish_loop_captures() -> None:
         capture = {k: v for k, v in rec.items() if k != "seen_variables"}
         capture["index"] = len(STATE.captures)
         capture["variables"] = digest_variables(variables)
-        capture["optimizer_variables"] = digest_variables(getattr(optimizer, "variables", []))
+        capture["optimizer_variables"] = digest_variables(optimizer_variables(optimizer))
         try:
             capture["iterations"] = int(_to_numpy(optimizer.iterations))
         except Exception:
@@ -436,6 +784,7 @@ def _finish_loop_captures() -> None:
 def _on_keras_optimizer_module(module: ModuleType) -> None:
     _patch_optimizer_apply(module.BaseOptimizer)
     assert STATE is not None
+    STATE.optimizer_classes.append(module.BaseOptimizer)
     STATE.patched.append("keras BaseOptimizer.apply")
 
 
@@ -516,7 +865,80 @@ HOOKS: dict[str, Callable[[ModuleType], None]] = {
     "keras.src.optimizers.base_optimizer": _on_keras_optimizer_module,
     "tensorflow.python.eager.context": _on_tf_context,
     "numpy.random": _on_numpy_random,
+    "tf_keras.src.engine.training": _on_tf_keras_training_module,
+    "tf_keras.src.optimizers.optimizer": _on_tf_keras_optimizer_module,
+    "tf_keras.src.optimizers.legacy.optimizer_v2": _on_tf_keras_legacy_optimizer_module,
+    "tensorflow.python.eager.polymorphic_function.polymorphic_function": _on_tf_function_module,
+    "multiprocessing.process": lambda module: _patch_process_start(module),
 }
+
+
+# ---------------------------------------------------------------------------
+# Processes the script starts (not followed: recorded so the report can say so)
+# ---------------------------------------------------------------------------
+
+
+def _looks_like_python(argv: list[str]) -> bool:
+    if not argv:
+        return False
+    exe = os.path.basename(argv[0])
+    if argv[0] == sys.executable or exe.startswith("python") or exe in ("pytest", "ipython"):
+        return True
+    return any(a.endswith(".py") for a in argv[:3])
+
+
+def _record_subprocess(how: str, command: Any, shell: bool = False) -> None:
+    if STATE is None or not STATE.recording_subprocesses or len(STATE.subprocesses) >= 50:
+        return
+    try:
+        if isinstance(command, (str, bytes, os.PathLike)):
+            text = os.fsdecode(command)
+            argv = text.split() if shell or how == "os.system" else [text]
+        else:
+            argv = [os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a) for a in command]
+        # `sh -c "python train.py"`: judge the command the shell runs.
+        inner = argv[2].split() if len(argv) > 2 and argv[1] == "-c" and os.path.basename(argv[0]) in ("sh", "bash") else argv
+        STATE.subprocesses.append(
+            {"how": how, "command": " ".join(argv)[:300], "python": how == "multiprocessing" or _looks_like_python(inner)}
+        )
+    except Exception:
+        pass
+
+
+def _patch_subprocess() -> None:
+    import subprocess
+
+    original_init = subprocess.Popen.__init__
+    if getattr(original_init, "_tf_repro_verify", False):
+        return
+
+    def __init__(self: Any, args: Any, *rest: Any, **kwargs: Any) -> None:
+        _record_subprocess("subprocess", args, bool(kwargs.get("shell")))
+        original_init(self, args, *rest, **kwargs)
+
+    __init__._tf_repro_verify = True  # type: ignore[attr-defined]
+    subprocess.Popen.__init__ = __init__  # type: ignore[method-assign]
+    original_system = os.system
+
+    def system(command: Any) -> int:
+        _record_subprocess("os.system", command, True)
+        return original_system(command)
+
+    os.system = system
+
+
+def _patch_process_start(module: ModuleType) -> None:
+    original = module.BaseProcess.start
+    if getattr(original, "_tf_repro_verify", False):
+        return
+
+    def start(self: Any) -> None:
+        target = getattr(self, "_target", None)
+        _record_subprocess("multiprocessing", [f"Process(target={getattr(target, '__name__', target)!s})"])
+        original(self)
+
+    start._tf_repro_verify = True  # type: ignore[attr-defined]
+    module.BaseProcess.start = start
 
 
 class _HookedLoader(importlib.abc.Loader):
@@ -561,6 +983,7 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
 def install_hooks() -> None:
     """Patch what is already imported and hook what the script imports later."""
     _patch_python_random()
+    _patch_subprocess()
     sys.meta_path.insert(0, _PostImportFinder())
     for name, hook in HOOKS.items():
         module = sys.modules.get(name)
@@ -596,6 +1019,10 @@ def environment_fingerprint() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        # CPUs this process may use (taskset, cgroups, a batch scheduler's
+        # allocation): thread pools and so numerics follow this, not cpu_count.
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "hostname": platform.node(),
         "env": {name: os.environ.get(name) for name in FINGERPRINT_ENV_VARS},
         "numpy": None,
         "tensorflow": None,
@@ -613,6 +1040,16 @@ def environment_fingerprint() -> dict[str, Any]:
             ]
         except Exception as exc:
             info["devices"] = [f"unknown ({exc!r})"]
+        try:
+            # The accelerator model (e.g. "NVIDIA A100-SXM4-40GB"): runs on
+            # different models are not expected to agree bit for bit.
+            info["device_models"] = [
+                str(tf.config.experimental.get_device_details(d).get("device_name", d.device_type))
+                for d in tf.config.list_physical_devices()
+                if d.device_type != "CPU"
+            ]
+        except Exception:
+            info["device_models"] = None
         try:
             info["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
             info["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
@@ -704,6 +1141,8 @@ def run_script(script: str, args: list[str], result_path: str) -> int:
     error: dict[str, Any] | None = None
     try:
         runpy.run_path(script_abs, run_name="__main__")
+    except _MaxStepsReached:
+        status = "ok"  # --max-steps ended the script on purpose
     except SystemExit as exc:
         exit_code = _exit_code(exc)
         status = "ok" if exit_code == 0 else "exit"
@@ -729,12 +1168,17 @@ def run_script(script: str, args: list[str], result_path: str) -> int:
             "max_steps": STATE.max_steps,
             "seed_calls": STATE.seed_calls,
             "patched": STATE.patched,
+            "stopped_by_max_steps": STATE.stopped_by_max_steps,
         }
+        STATE.recording_subprocesses = False  # the fingerprint's own probes
+        payload["subprocesses"] = STATE.subprocesses
         try:
+            _finish_tob_captures()
             _finish_loop_captures()
         except Exception as exc:
             payload["capture_error"] = repr(exc)
         payload["captures"] = STATE.captures
+        payload["outputs"] = STATE.outputs
         try:
             payload["environment"] = environment_fingerprint()
         except Exception as exc:
@@ -751,10 +1195,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", required=True, help="where to write the JSON results")
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--seed-offset", type=int, default=0)
+    parser.add_argument("--capture-outputs", action="store_true",
+                        help="also digest evaluate()/predict() results outside fit()")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
     STATE = _State(ns.max_steps, ns.seed_offset)
+    STATE.capture_outputs = ns.capture_outputs
     install_hooks()
     return run_script(ns.script, ns.args, ns.result)
 

@@ -71,6 +71,10 @@ def _capture_summary(capture: dict[str, Any]) -> str:
         batches = len(capture.get("batches", []))
         extra = " (stopped by --max-steps)" if capture.get("truncated") else ""
         return f"{epochs} epochs, {batches} batches{extra}, {n_model} model + {n_opt} optimizer variables"
+    if capture.get("kind") == "train_on_batch":
+        extra = " (stopped by --max-steps)" if capture.get("truncated") else ""
+        return (f"{len(capture.get('batches', []))} train_on_batch calls{extra}, {n_model} model + "
+                f"{n_opt} optimizer variables")
     steps = capture.get("iterations")
     if steps is None:
         steps = capture.get("apply_calls")
@@ -112,7 +116,7 @@ def _run_rows(report: dict[str, Any]) -> list[list[str]]:
     rows = []
     for run in report.get("runs", []):
         caps = run.get("captures") or []
-        fits = sum(1 for c in caps if c.get("kind") == "fit")
+        fits = sum(1 for c in caps if c.get("kind") in ("fit", "train_on_batch"))
         loops = len(caps) - fits
         batches = sum(len(c.get("batches", [])) for c in caps)
         status = "timed out" if run.get("timed_out") else str(run.get("exit_code"))
@@ -209,6 +213,8 @@ def render_text(report: dict[str, Any]) -> str:
     verdict = report["verdict"]
     lines.append(f"VERDICT: {verdict} (exit {report['exit_code']})")
     lines.append(f"  {report.get('summary', '')}")
+    for note in report.get("coverage_notes") or []:
+        lines.append(f"  Note: {note}")
 
     failure = report.get("failure")
     if failure:

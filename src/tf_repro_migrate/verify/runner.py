@@ -298,6 +298,13 @@ class RunSpec:
     seed_offset: int = 0
     max_steps: int | None = None
     timeout: float | None = None
+    # A command prefix (``srun ...``, ``docker exec NAME``, a wrapper script):
+    # the run executes wherever it puts it; the result file still comes back.
+    launcher: list[str] = field(default_factory=list)
+    harness_args: list[str] = field(default_factory=list)  # e.g. --capture-outputs
+    # Glob patterns (relative to the run's working directory) of files the
+    # script writes, digested after the run for --compare-files.
+    compare_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -447,7 +454,8 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
             cmd += ["--max-steps", str(spec.max_steps)]
         if spec.seed_offset:
             cmd += ["--seed-offset", str(spec.seed_offset)]
-        cmd += [script_arg, *spec.args]
+        cmd += [*spec.harness_args, script_arg, *spec.args]
+        cmd = [*spec.launcher, *cmd]
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         timed_out = False
@@ -486,6 +494,11 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
                 end_group(proc)
         changed = changed_originals(before, fingerprint_originals(budget.links))
         result, result_error = _load_result(result_path)
+        extra: dict[str, Any] = {"mirror": budget.summary(), "changed_originals": changed}
+        if spec.compare_files:
+            from tf_repro_migrate.verify.outputs import digest_files
+
+            extra["files"] = digest_files(scratch, spec.compare_files)
         return RunOutcome(
             label=spec.label,
             hash_seed=spec.hash_seed,
@@ -496,7 +509,7 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
             log_path=spec.log_path,
             result=result,
             result_error=result_error,
-            extra={"mirror": budget.summary(), "changed_originals": changed},
+            extra=extra,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
