@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGACY_SEED = "import tensorflow as tf\ntf.set_random_seed(1)\n"
-MIGRATED_SEED = "import tensorflow as tf\ntf.random.set_seed(1)\n"
+# Python's random is seeded too, so the migration is the rename alone (no random.seed added for Keras 3).
+LEGACY_SEED = "import random\nimport tensorflow as tf\nrandom.seed(1)\ntf.set_random_seed(1)\n"
+MIGRATED_SEED = "import random\nimport tensorflow as tf\nrandom.seed(1)\ntf.random.set_seed(1)\n"
 MANUAL_ONLY = 'import os\nos.environ["PYTHONHASHSEED"] = "0"\n'
 
 
@@ -57,7 +58,7 @@ def test_fix_hook_fails_when_it_changed_a_file_or_a_file_failed(tmp_path: Path) 
     manual.write_text(MANUAL_ONLY)
     proc = cli(*_hook_command("tf-repro-migrate"), legacy, manual, cwd=tmp_path)
     assert proc.returncode == 1 and legacy.read_text() == MIGRATED_SEED
-    assert proc.stdout.startswith(f"{legacy}:2:1 TRM001 [safe fix] ")  # what changed, by path:line
+    assert proc.stdout.startswith(f"{legacy}:4:1 TRM001 [safe fix] ")  # what changed, by path:line
     assert f"{manual}:2:1 TRM006 [manual]" in proc.stdout
     broken.write_text("import tensorflow as tf\ntf.set_random_seed(1\n")
     proc = cli(*_hook_command("tf-repro-migrate"), legacy, broken, cwd=tmp_path)
@@ -73,7 +74,7 @@ def test_check_hook_names_path_line_of_what_would_change_and_ignores_manual_find
     assert proc.returncode == 0 and f"{manual}:2:1 TRM006 [manual]" in proc.stdout
     proc = cli(*_hook_command("tf-repro-migrate-check"), legacy, manual, cwd=tmp_path)
     assert proc.returncode == 1
-    assert f"{legacy}:2:1 TRM001 [safe fix] " in proc.stdout
+    assert f"{legacy}:4:1 TRM001 [safe fix] " in proc.stdout
     assert legacy.read_text() == LEGACY_SEED
 
 
@@ -142,12 +143,12 @@ def test_dash_reads_stdin_and_writes_the_migrated_source_to_stdout(tmp_path: Pat
     proc = cli("-", "--stdin-filename", "train.py", stdin=LEGACY_SEED.encode(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == MIGRATED_SEED
-    assert proc.stderr.startswith("train.py:2:1 TRM001 [safe fix] ")
+    assert proc.stderr.startswith("train.py:4:1 TRM001 [safe fix] ")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_dash_keeps_bytes_and_gives_the_source_back_unchanged_on_error() -> None:
-    crlf = b"# -*- coding: latin-1 -*-\r\nimport tensorflow as tf\r\ns = '\xe9'\r\ntf.set_random_seed(1)\r\n"
+    crlf = b"# -*- coding: latin-1 -*-\r\nimport random, tensorflow as tf\r\ns = '\xe9'\r\nrandom.seed(1)\r\ntf.set_random_seed(1)\r\n"
     proc = subprocess.run([sys.executable, "-m", "tf_repro_migrate", "-"], input=crlf, capture_output=True,
                           timeout=120, env=_env())
     assert proc.returncode == 0 and proc.stdout == crlf.replace(b"set_random_seed", b"random.set_seed")

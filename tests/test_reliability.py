@@ -23,8 +23,9 @@ from tf_repro_migrate.pipeline import POOL_THRESHOLD, FileResult, Job
 from tf_repro_migrate.workers import WorkerPool
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGACY_SEED = "import tensorflow as tf\ntf.set_random_seed(1)\n"
-MIGRATED_SEED = "import tensorflow as tf\ntf.random.set_seed(1)\n"
+# Python's random is seeded too, so the migration is the rename alone (no random.seed added for Keras 3).
+LEGACY_SEED = "import random\nimport tensorflow as tf\nrandom.seed(1)\ntf.set_random_seed(1)\n"
+MIGRATED_SEED = "import random\nimport tensorflow as tf\nrandom.seed(1)\ntf.random.set_seed(1)\n"
 HEAD = "import tensorflow as tf\ntf.set_random_seed(0)\n"  # so the pre-filter lets the file through
 
 
