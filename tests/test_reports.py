@@ -52,8 +52,9 @@ def test_json_report_lists_every_finding_field_by_field(tree, capsys):
          "rule": "cuda-visible-devices", "safety": "unsafe", "message": a[1]["message"], "applied": False,
          "written": False},
         {"file": str(tree / "a.py"), "cell": None, "line": 5, "column": 1, "code": "TRM001", "rule": "tf-seed",
-         "safety": "safe", "message": "tf.set_random_seed -> tf.random.set_seed (the TF2 global seed)",
-         "applied": True, "written": False},
+         "safety": "safe", "message": "tf.set_random_seed -> tf.random.set_seed (the TF2 global seed), and "
+         "random.seed(1) after it: Keras 3 draws its initializer, dropout and SeedGenerator seeds from Python's "
+         "random, and this scope does not seed it", "applied": True, "written": False},
     ]
     nb = [f for f in doc["findings"] if f["file"] == str(tree / "nb.ipynb")]
     assert {(f["code"], f["cell"], f["line"]) for f in nb} == {("TRM002", 4, 2), ("TRM003", 5, 1), ("TRM004", 5, 3)}
@@ -140,7 +141,7 @@ def test_check_hook_fails_then_fix_hook_fixes(tmp_path):
     assert proc.returncode == 1 and proc.stdout.split() == [str(f), str(nb)]
     proc = run_hook(fix, [f, nb])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f.read_text() == "import tensorflow as tf\ntf.random.set_seed(1)\n"
+    assert f.read_text() == "import tensorflow as tf\nimport random\n\ntf.random.set_seed(1)\nrandom.seed(1)\n"
     assert run_hook(check, [f, nb]).returncode == 0
 
 
@@ -160,8 +161,10 @@ def test_interactive_applies_only_the_accepted_change(tmp_path, monkeypatch, cap
     f.write_text(TWO_FIXES)
     code, out = interactive(monkeypatch, capsys, "n\ny\n", f)
     assert out.count("Apply this change?") == 2
-    assert "-tf.set_random_seed(1)" in out and "+tf.random.set_seed(2)" in out
-    assert f.read_text() == "import tensorflow as tf\ntf.set_random_seed(1)\nx = 1\ntf.random.set_seed(2)\n"
+    assert "-tf.set_random_seed(1)" in out and "+tf.random.set_seed(2)\n+random.seed(2)\n" in out
+    # The accepted change brings its random.seed and the import; the declined one is left as it was.
+    assert f.read_text() == ("import tensorflow as tf\nimport random\n\n"
+                             "tf.set_random_seed(1)\nx = 1\ntf.random.set_seed(2)\nrandom.seed(2)\n")
 
 
 def test_interactive_all_and_quit(tmp_path, monkeypatch, capsys):
