@@ -61,10 +61,14 @@ README = doc(
 
 
 def test_markdown_fences_are_one_program_in_document_order():
-    # The import is in an earlier fence than the seeds: the names resolve across fences.
+    # The import is in an earlier fence than the seeds: the names resolve across fences. Nothing
+    # seeds Python's random (Keras 3 draws its seeds from it): random.seed goes after each TF seed,
+    # its import into the fence of imports (which gains no blank line at its end).
     assert migrated(README) == README.replace(
-        "```py\ntf.set_random_seed(1)", "```py\ntf.random.set_seed(1)").replace(
-        "~~~python\ntf.set_random_seed(2)", "~~~python\ntf.random.set_seed(2)")
+        "import tensorflow as tf\n```", "import tensorflow as tf\nimport random\n```").replace(
+        "```py\ntf.set_random_seed(1)  # the graph seed\n",
+        "```py\ntf.random.set_seed(1)  # the graph seed\nrandom.seed(1)\n").replace(
+        "~~~python\ntf.set_random_seed(2)\n", "~~~python\ntf.random.set_seed(2)\nrandom.seed(2)\n")
 
 
 def test_fence_in_a_list_item_keeps_its_indentation_and_crlf_line_ends():
@@ -82,7 +86,24 @@ def test_fence_in_a_list_item_keeps_its_indentation_and_crlf_line_ends():
         2. Train.
         """
     ).replace("\n", "\r\n")
-    assert migrated(text) == text.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)")
+    # The lines added (random.seed after the migrated TF seed, its import) take the fence's
+    # indentation, the suite's and the document's line ends.
+    assert migrated(text) == doc(
+        """
+        1. Seed everything:
+
+           ```python
+           import tensorflow as tf
+           import random
+
+           if True:
+               tf.random.set_seed(1)
+               random.seed(1)
+           ```
+
+        2. Train.
+        """
+    ).replace("\n", "\r\n")
 
 
 def test_lines_added_to_an_indented_fence_take_its_indentation():
@@ -105,35 +126,45 @@ def test_lines_added_to_an_indented_fence_take_its_indentation():
         - Set-up:
 
           ```python
+          import tensorflow as tf
           import keras
 
           keras.utils.set_random_seed(42)
           ```
         """
-    )
+    )  # ``import tensorflow`` stays even when unused: importing it runs code
 
 
 def test_kept_lines_of_a_changed_fence_stay_byte_identical():
     # Whitespace-only lines, trailing spaces and a form feed inside a changed fence are copied as they were.
-    text = ("- x\n\n   ```python\n   import tensorflow as tf  \n   \n   x = 1\x0c  # page\n\n"
-            "   tf.set_random_seed(1)\n \n   ```\n")
+    text = ("- x\n\n   ```python\n   import random  \n   import tensorflow as tf  \n   \n   x = 1\x0c  # page\n\n"
+            "   random.seed(1)\n   tf.set_random_seed(1)\n \n   ```\n")
     assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
 
 
+@pytest.mark.xfail(strict=True, reason="apply.py (_split_line) drops the trailing spaces of a line that an "
+                   "import is inserted after; the same happens in a .py file")
+def test_trailing_spaces_of_the_line_an_import_goes_after_are_kept():
+    text = "```python\nimport tensorflow as tf  \ntf.set_random_seed(1)\n```\n"
+    assert migrated(text) == ("```python\nimport tensorflow as tf  \nimport random\n\n"
+                              "tf.random.set_seed(1)\nrandom.seed(1)\n```\n")
+
+
 def test_ipython_lines_in_a_python_fence_are_masked():
-    text = "```python\n! pip install tensorflow\n%matplotlib inline\nimport tensorflow as tf\ntf.set_random_seed(1)\n```\n"
+    text = ("```python\n! pip install tensorflow\n%matplotlib inline\nimport random\nimport tensorflow as tf\n"
+            "random.seed(1)\ntf.set_random_seed(1)\n```\n")
     assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
 
 
 @pytest.mark.parametrize("info", ["python", "py", "python3", "Python", "py title=\"train.py\"", "{.python}",
                                   "{code-cell} ipython3"])
 def test_python_info_strings(info):
-    text = f"```{info}\nimport tensorflow as tf\ntf.set_random_seed(1)\n```\n"
+    text = f"```{info}\nimport random\nimport tensorflow as tf\nrandom.seed(1)\ntf.set_random_seed(1)\n```\n"
     assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
 
 
 def test_bare_fence_holding_python_is_migrated():
-    text = "```\nimport tensorflow as tf\ntf.set_random_seed(1)\n```\n"
+    text = "```\nimport random\nimport tensorflow as tf\nrandom.seed(1)\ntf.set_random_seed(1)\n```\n"
     assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
 
 
@@ -167,19 +198,19 @@ def test_blocks_that_are_not_python_programs_are_left_alone(fence):
 def test_fence_that_does_not_parse_is_skipped_quietly(tmp_path, capsys):
     path = tmp_path / "guide.md"
     path.write_text(
-        "```python\nimport tensorflow as tf\n```\n\n"
+        "```python\nimport random\nimport tensorflow as tf\n```\n\n"
         "```python\nmodel.fit(x, y, ...  # a fragment\n```\n\n"
         "```python\nprint 'Python 2'\n```\n\n"
-        "```python\ntf.set_random_seed(1)\n```\n"
+        "```python\nrandom.seed(1)\ntf.set_random_seed(1)\n```\n"
     )
     assert main(["--write", str(path)]) == 0
     out, err = capsys.readouterr()
     assert "error" not in out + err and "0 failed" in out
     assert path.read_text() == (
-        "```python\nimport tensorflow as tf\n```\n\n"
+        "```python\nimport random\nimport tensorflow as tf\n```\n\n"
         "```python\nmodel.fit(x, y, ...  # a fragment\n```\n\n"
         "```python\nprint 'Python 2'\n```\n\n"
-        "```python\ntf.random.set_seed(1)\n```\n"
+        "```python\nrandom.seed(1)\ntf.random.set_seed(1)\n```\n"
     )
 
 
@@ -224,8 +255,12 @@ RST = doc(
 
 
 def test_rst_code_directives_and_literal_blocks():
-    assert migrated(RST, ".rst") == RST.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)").replace(
-        "tf.set_random_seed(3)", "tf.random.set_seed(3)").replace("tf.set_random_seed(4)", "tf.random.set_seed(4)")
+    # Each random.seed added after a migrated TF seed takes its block's indentation.
+    assert migrated(RST, ".rst") == RST.replace(
+        "   import tensorflow as tf\n", "   import tensorflow as tf\n   import random\n").replace(
+        "       tf.set_random_seed(1)\n", "       tf.random.set_seed(1)\n       random.seed(1)\n").replace(
+        "    tf.set_random_seed(3)\n", "    tf.random.set_seed(3)\n    random.seed(3)\n").replace(
+        "   tf.set_random_seed(4)\n", "   tf.random.set_seed(4)\n   random.seed(4)\n")
 
 
 def test_rst_highlight_directive_decides_what_a_literal_block_holds():
@@ -233,6 +268,7 @@ def test_rst_highlight_directive_decides_what_a_literal_block_holds():
         """
         .. code-block:: python
 
+           import random
            import tensorflow as tf
 
         .. highlight:: bash
@@ -245,6 +281,7 @@ def test_rst_highlight_directive_decides_what_a_literal_block_holds():
 
         Seed::
 
+           random.seed(2)
            tf.set_random_seed(2)
         """
     )
@@ -253,7 +290,9 @@ def test_rst_highlight_directive_decides_what_a_literal_block_holds():
 
 def test_rst_block_at_the_end_of_a_document_without_a_final_newline():
     text = ".. code-block:: python\n\n   import tensorflow as tf\n   tf.set_random_seed(1)"
-    assert migrated(text, ".rst") == text.replace("tf.set_random_seed", "tf.random.set_seed")
+    # The line added after the last one (random.seed) is the last line now: it has no line end.
+    assert migrated(text, ".rst") == (".. code-block:: python\n\n   import tensorflow as tf\n   import random\n\n"
+                                      "   tf.random.set_seed(1)\n   random.seed(1)")
 
 
 def test_blocks_record_where_their_code_sits():
@@ -387,7 +426,7 @@ def test_migrated_recipe_from_a_readme_runs_under_tf2(tmp_path):
 
 def test_an_example_is_kept_with_an_ignore_comment_and_documents_can_be_excluded(tmp_path, capsys):
     text = ("Before:\n\n```python\nimport tensorflow as tf\ntf.set_random_seed(1)  # tf-repro-migrate: ignore\n```\n\n"
-            "After:\n\n```python\ntf.set_random_seed(2)\n```\n")
+            "After:\n\n```python\nimport random\nrandom.seed(2)\ntf.set_random_seed(2)\n```\n")
     assert migrated(text) == text.replace("tf.set_random_seed(2)", "tf.random.set_seed(2)")
     (tmp_path / "README.md").write_text(text)
     assert main(["--check", "--exclude", "*.md", str(tmp_path)]) == 0
@@ -395,7 +434,7 @@ def test_an_example_is_kept_with_an_ignore_comment_and_documents_can_be_excluded
 
 
 def test_a_byte_order_mark_before_the_first_fence_is_kept():
-    text = "\ufeff```python\nimport tensorflow as tf\ntf.set_random_seed(1)\n```\n"
+    text = "\ufeff```python\nimport random\nimport tensorflow as tf\nrandom.seed(1)\ntf.set_random_seed(1)\n```\n"
     assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
 
 

@@ -99,7 +99,20 @@ def test_unparseable_cell_is_reported_and_the_others_are_migrated(tmp_path, caps
     assert code == 2
     assert f"{path}:cell 2: error: does not parse as Python 3" in err
     new = sources(path.read_text(encoding="utf-8"))
-    assert new == {1: "import tensorflow as tf", 2: "print 'seeding'", 3: "tf.random.set_seed(7)"}
+    # Python's random is seeded next to the migrated TF seed (Keras 3 draws its seeds from it); the
+    # import joins the cell of imports, which still ends without a line end or a blank line.
+    assert new == {1: "import tensorflow as tf\nimport random", 2: "print 'seeding'",
+                   3: "tf.random.set_seed(7)\nrandom.seed(7)"}
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "\n\n"])
+def test_an_import_added_to_a_cell_of_imports_adds_no_blank_line_at_its_end(ending):
+    # The blank line the engine puts after new imports belongs to the code that follows them,
+    # which is in the next cell here: the cell keeps the blank lines it ended with, no more.
+    text = notebook("import tensorflow as tf" + ending, "tf.set_random_seed(3)\n")
+    new = sources(migrate_notebook(text, Options()).new_json)
+    assert new == {1: "import tensorflow as tf\nimport random" + ending,
+                   2: "tf.random.set_seed(3)\nrandom.seed(3)\n"}
 
 
 @pytest.mark.parametrize(
@@ -134,7 +147,8 @@ def test_single_string_source_keeps_its_form(tmp_path):
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     text = json.dumps(nb, indent=2)
     result = migrate_notebook(text, Options())
-    assert json.loads(result.new_json)["cells"][0]["source"] == "import tensorflow as tf\ntf.random.set_seed(1)\n"
+    assert json.loads(result.new_json)["cells"][0]["source"] == (
+        "import tensorflow as tf\nimport random\n\ntf.random.set_seed(1)\nrandom.seed(1)\n")
     assert outside_sources(result.new_json) == outside_sources(text)
 
 
@@ -177,15 +191,17 @@ def test_shell_escape_with_a_space_after_the_bang_is_masked():
     )
     result = migrate_notebook(text, Options())
     assert result.cell_errors == []
+    # The first cell holds no import: the new ``import random`` (for the random.seed added after the
+    # migrated TF seed) goes to the top of the program, above the masked lines, which are kept.
     assert sources(result.new_json) == {
-        1: "! pip install tensorflow==2.15\nif True:\n    ! nvidia-smi\n",
-        2: "import tensorflow as tf\ntf.random.set_seed(1)\n",
+        1: "import random\n\n! pip install tensorflow==2.15\nif True:\n    ! nvidia-smi\n",
+        2: "import tensorflow as tf\ntf.random.set_seed(1)\nrandom.seed(1)\n",
     }
 
 
 def test_question_mark_at_the_end_of_a_line_inside_a_string_is_not_help():
-    cell = ('import tensorflow as tf\nHELP = """Which seed?\nIs it fixed?\n"""\n'
-            "tf.set_random_seed(1)\nASK = '''\n    really?'''\ntf.set_random_seed?\n")
+    cell = ('import random\nimport tensorflow as tf\nHELP = """Which seed?\nIs it fixed?\n"""\n'
+            "random.seed(1)\ntf.set_random_seed(1)\nASK = '''\n    really?'''\ntf.set_random_seed?\n")
     result = migrate_notebook(notebook(cell), Options())
     assert result.cell_errors == []
     assert sources(result.new_json)[1] == cell.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)")
@@ -195,11 +211,23 @@ def test_question_mark_at_the_end_of_a_line_inside_a_string_is_not_help():
 
 
 def test_env_magic_is_masked_and_kept():
-    cell = "%env PYTHONHASHSEED=0\nif True:\n    %env TF_DETERMINISTIC_OPS=1\nimport tensorflow as tf\n" \
-           "tf.set_random_seed(1)\n"
+    cell = "%env PYTHONHASHSEED=0\nif True:\n    %env TF_DETERMINISTIC_OPS=1\nimport random\nimport tensorflow as tf\n" \
+           "random.seed(1)\ntf.set_random_seed(1)\n"
     result = migrate_notebook(notebook(cell), Options())
     assert result.cell_errors == []
     assert sources(result.new_json)[1] == cell.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)")
+
+
+@pytest.mark.xfail(strict=True, reason="%env is masked as `pass`, so the engine's import floor (imports.import_floor, "
+                   "env writes read at import) does not see it and puts `import keras` at the top of the first cell")
+def test_a_new_keras_import_does_not_go_above_an_env_magic_read_at_import():
+    # KERAS_BACKEND is read when Keras is imported: as for os.environ[...] in a .py file, the new
+    # import must come after the environment is set.
+    cell = ("%env KERAS_BACKEND=tensorflow\nimport numpy as np\nimport tensorflow as tf\n"
+            "np.random.seed(1)\ntf.set_random_seed(1)\n")
+    new = sources(migrate_notebook(notebook(cell), Options()).new_json)[1]
+    assert "keras.utils.set_random_seed(1)" in new
+    assert new.index("%env KERAS_BACKEND=tensorflow") < new.index("import keras")
 
 
 @pytest.mark.parametrize(

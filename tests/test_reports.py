@@ -53,10 +53,13 @@ def test_json_report_lists_every_finding_field_by_field(tree, capsys):
          "written": False,  # the held-back fix, as it would apply: line 4 removed
          "fix": {"replacements": [{"start": {"line": 4, "column": 1}, "end": {"line": 5, "column": 1}, "text": ""}]}},
         {"file": str(tree / "a.py"), "cell": None, "line": 5, "column": 1, "code": "TRM001", "rule": "tf-seed",
-         "safety": "safe", "message": "tf.set_random_seed -> tf.random.set_seed (the TF2 global seed)",
-         "applied": True, "written": False,
-         "fix": {"replacements": [{"start": {"line": 5, "column": 1}, "end": {"line": 6, "column": 1},
-                                   "text": "tf.random.set_seed(1)\n"}]}},
+         "safety": "safe", "message": "tf.set_random_seed -> tf.random.set_seed (the TF2 global seed), and "
+         "random.seed(1) after it: Keras 3 draws its initializer, dropout and SeedGenerator seeds from Python's "
+         "random, and this scope does not seed it", "applied": True, "written": False,
+         "fix": {"replacements": [  # `import random` after the import block, the rename and the Python seed
+             {"start": {"line": 3, "column": 1}, "end": {"line": 3, "column": 1}, "text": "import random\n\n"},
+             {"start": {"line": 5, "column": 1}, "end": {"line": 6, "column": 1},
+              "text": "tf.random.set_seed(1)\nrandom.seed(1)\n"}]}},
     ]
     nb = [f for f in doc["findings"] if f["file"] == str(tree / "nb.ipynb")]
     assert {(f["code"], f["cell"], f["line"]) for f in nb} == {("TRM002", 4, 2), ("TRM003", 5, 1), ("TRM004", 5, 3)}
@@ -146,7 +149,7 @@ def test_check_hook_fails_then_fix_hook_fixes(tmp_path):
     assert proc.stdout.startswith(f"{f}:2:1 TRM001 [safe fix] ")
     proc = run_hook(fix, [f, nb])
     assert proc.returncode == 1, proc.stdout + proc.stderr  # it changed files: the commit waits for a look
-    assert f.read_text() == "import tensorflow as tf\ntf.random.set_seed(1)\n"
+    assert f.read_text() == "import tensorflow as tf\nimport random\n\ntf.random.set_seed(1)\nrandom.seed(1)\n"
     assert run_hook(fix, [f, nb]).returncode == 0
     assert run_hook(check, [f, nb]).returncode == 0
 
@@ -167,8 +170,10 @@ def test_interactive_applies_only_the_accepted_change(tmp_path, monkeypatch, cap
     f.write_text(TWO_FIXES)
     code, out = interactive(monkeypatch, capsys, "n\ny\n", f)
     assert out.count("Apply this change?") == 2
-    assert "-tf.set_random_seed(1)" in out and "+tf.random.set_seed(2)" in out
-    assert f.read_text() == "import tensorflow as tf\ntf.set_random_seed(1)\nx = 1\ntf.random.set_seed(2)\n"
+    assert "-tf.set_random_seed(1)" in out and "+tf.random.set_seed(2)\n+random.seed(2)\n" in out
+    # The accepted change brings its random.seed and the import; the declined one is left as it was.
+    assert f.read_text() == ("import tensorflow as tf\nimport random\n\n"
+                             "tf.set_random_seed(1)\nx = 1\ntf.random.set_seed(2)\nrandom.seed(2)\n")
 
 
 def test_interactive_all_and_quit(tmp_path, monkeypatch, capsys):

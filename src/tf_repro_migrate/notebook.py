@@ -345,9 +345,7 @@ def migrate_program(pieces: Sequence[tuple[int, str]], options: Options) -> Prog
         return result
     new_sources = _split(migrated.new)
     for key, source in included:
-        new = unmask(new_sources.get(key, ""), magics)
-        if not source.endswith("\n") and new.endswith("\n"):
-            new = new[:-1]
+        new = _keep_ending(source, unmask(new_sources.get(key, ""), magics))
         if new != source:
             result.new_sources[key] = new
     return result
@@ -375,6 +373,20 @@ def migrate_notebook(text: str, options: Options) -> NotebookResult:
     pieces.append(text[pos:])
     result.new_json = "".join(pieces)
     return result
+
+
+_ENDING = re.compile(r"(?:\r?\n[ \t\f]*)*\Z")  # the line ends and blank lines after the last code
+
+
+def _keep_ending(source: str, new: str) -> str:
+    """``new`` ending as ``source`` did when it would end with more blank lines (or a line end
+    the piece lacked): the blank line the engine puts after added imports belongs to the code
+    after them, which is in the next piece when the imports end this one."""
+    old_end, new_end = _ENDING.search(source), _ENDING.search(new)
+    assert old_end is not None and new_end is not None  # the pattern matches the empty end
+    if new_end.group().count("\n") > old_end.group().count("\n"):
+        return new[: new_end.start()] + old_end.group()
+    return new
 
 
 def _cell_starts(program: str) -> dict[int, int]:
