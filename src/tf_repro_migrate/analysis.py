@@ -191,7 +191,7 @@ _PARSER_READS = frozenset(
     {"add_argument", "parse_args", "parse_known_args", "print_help", "print_usage", "format_help",
      "format_usage", "error", "exit"}
 )
-ARGUMENT_PARSER = ("argparse.ArgumentParser",)
+ARGUMENT_PARSER = "argparse.ArgumentParser"
 
 
 def _argparse_int(ctx: Context, expr: cst.Attribute, depth: int) -> bool:
@@ -214,7 +214,8 @@ def _argparse_int(ctx: Context, expr: cst.Attribute, depth: int) -> bool:
         return False
     parser = _single_assignment(ctx, value.func.value)
     built = _assigned_value(ctx, parser) if parser is not None else None
-    if not (isinstance(built, cst.Call) and ctx.matches(built.func, ARGUMENT_PARSER)):
+    # qualified_names rather than matches: argparse is not a name that makes a file worth parsing
+    if not (isinstance(built, cst.Call) and ARGUMENT_PARSER in ctx.qualified_names(built.func)):
         return False
     dest = expr.attr.value
     declarations: list[cst.Call] = []
