@@ -100,7 +100,8 @@ def test_list_rules(capsys):
     code, out, _ = run_cli(capsys, "--list-rules")
     assert code == 0
     lines = out.splitlines()
-    assert [line.split()[0] for line in lines] == [f"TRM00{i}" for i in range(1, 10)]
+    listed = [line.split()[0] for line in lines]
+    assert listed == [f"TRM{i:03d}" for i in range(1, len(listed) + 1)] and len(listed) >= 12
 
 
 def test_bad_usage_exits_2(capsys):

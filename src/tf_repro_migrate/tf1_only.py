@@ -16,6 +16,7 @@ https://www.tensorflow.org/api_docs/python/tf/compat/v1
 from __future__ import annotations
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from tf_repro_migrate.context import Context
 
@@ -129,10 +130,19 @@ _LEAVES = frozenset(
 class Reference:
     """One use of a TF1-only name: the outermost node that resolves to it, and where."""
 
-    def __init__(self, node: cst.CSTNode, qualified: str, line: int):
+    def __init__(self, node: cst.CSTNode, qualified: str, line: int, binding: str | None = None):
         self.node = node
         self.qualified = qualified
         self.line = line
+        self.binding = binding  # for an import: the name it binds
+
+    @property
+    def root(self) -> str | None:
+        """The first name of a reference's dotted spelling (``tf`` of ``tf.placeholder``)."""
+        if self.binding is not None:
+            return None
+        full = get_full_name_for_node(self.node)
+        return full.split(".", 1)[0] if full else None
 
     @property
     def spelling(self) -> str | None:
@@ -172,26 +182,24 @@ class _Collector(cst.CSTVisitor):
         self.ctx = ctx
         self.found: list[Reference] = []
 
-    def _add(self, node: cst.CSTNode, qualified: str) -> None:
-        self.found.append(Reference(node, qualified, self.ctx.positions[node].start.line))
+    def _add(self, node: cst.CSTNode, qualified: str, binding: str | None = None) -> None:
+        self.found.append(Reference(node, qualified, self.ctx.positions[node].start.line, binding))
 
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
             if tf2_spelling(alias.evaluated_name) is not None:
-                self._add(node, alias.evaluated_name)
+                bound = alias.evaluated_alias or alias.evaluated_name.split(".", 1)[0]
+                self._add(node, alias.evaluated_name, bound)
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return False
         module = self.ctx.code(node.module)
-        if tf2_spelling(module) is not None:
-            self._add(node, module)
-            return False
         for alias in node.names:
             name = f"{module}.{alias.evaluated_name}"
             if tf2_spelling(name) is not None:
-                self._add(node, name)
+                self._add(node, name, alias.evaluated_alias or alias.evaluated_name)
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:

@@ -57,8 +57,8 @@ class TF1References(Rule):
             ctx.report(
                 node,
                 self.code,
-                f"{ctx.code(node)} does not exist in TF2 and this reference is evaluated when the code loads: "
-                f"-> {target}",
+                f"{ctx.code(node)} does not exist in TF2 (AttributeError where this runs; annotations and default "
+                f"arguments run when the file loads) -> {target}",
                 Safety.SAFE,
                 edits,
                 claim=[node],

@@ -54,8 +54,9 @@ class TF1SetupCalls(Rule):
     summary = "report TF1-only set-up calls (tf.logging, _get_available_gpus, ...) with their TF2 spelling"
     safety = Safety.MANUAL
     order = 72
-    triggers = ("logging.", "_get_available_gpus", "reset_default_graph", "enable_resource_variables",
-                "enable_v2_")
+    # Not a bare "logging.": the standard library's logging is in most files of a tree.
+    triggers = ("tf.logging", "tensorflow.logging", "tensorflow import logging", "_get_available_gpus",
+                "reset_default_graph", "enable_resource_variables", "enable_v2_")
 
     def run(self, ctx: Context) -> None:
         for call in ctx.calls_to(SETUP_CALLS):
