@@ -136,3 +136,23 @@ with tf.compat.v1.Session() as sess:
     assert runs[0].returncode != 0 and "placeholder" in runs[0].stderr  # not "keeps running"
     assert runs[1].returncode == 0, runs[1].stderr[-3000:]
     assert runs[1].stdout.strip() == "(1, 1)"
+
+
+def test_shims_and_guarded_imports_are_not_listed():
+    result = migrate(
+        """
+        import tensorflow as tf
+        try:
+            from tensorflow.contrib import slim
+        except ImportError:
+            slim = None
+        tf.set_random_seed(1)
+        if tf.__version__.startswith('1.'):
+            x = tf.placeholder(tf.float32)
+        try:
+            y = tf.placeholder(tf.float32)
+        except AttributeError:
+            y = None
+        """
+    )
+    assert "TRM009" not in codes(result)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tf_repro_migrate.analysis import compat_v1_file
+from tf_repro_migrate.analysis import compat_v1_file, version_gated
 from tf_repro_migrate.context import Context
 from tf_repro_migrate.findings import ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.rules import Rule
@@ -61,7 +61,7 @@ class CompatV1File(Rule):
         node = compat_v1_file(ctx)
         rewritten = _rewritten(ctx)
         every = tf1_references(ctx)
-        references = [r for r in every if not _inside(ctx, r.node, rewritten)]
+        references = [r for r in every if not _inside(ctx, r.node, rewritten) and not _guarded(ctx, r)]
         if node is not None:
             if not references:
                 ctx.report(
@@ -99,6 +99,14 @@ def _rewritten(ctx: Context) -> set[cst.CSTNode]:
         if finding.safety is Safety.SAFE or (finding.safety is Safety.UNSAFE and ctx.options.unsafe_fixes):
             nodes.update(e.old for e in finding.edits if isinstance(e, (ReplaceNode, ReplaceStatement)))
     return nodes
+
+
+def _guarded(ctx: Context, reference: Reference) -> bool:
+    """TF1/TF2 shims (``except AttributeError``, ``if tf.__version__ ...``) and imports inside a
+    ``try``: the file has a path that does not need the name."""
+    if version_gated(ctx, reference.node):
+        return True
+    return reference.binding is not None and next(ctx.enclosing(reference.node, (cst.Try,)), None) is not None
 
 
 def _inside(ctx: Context, node: cst.CSTNode, nodes: set[cst.CSTNode]) -> bool:

@@ -23,6 +23,7 @@ from tf_repro_migrate.analysis import version_gated
 from tf_repro_migrate.context import Context, expression
 from tf_repro_migrate.findings import Edit, ReplaceNode, Safety
 from tf_repro_migrate.rules import Rule
+from tf_repro_migrate.tf1_only import tf1_references
 
 # The TF1-only names whose calls the other rules migrate (TRM001, TRM003, TRM004).
 TOUCHED = {
@@ -46,13 +47,19 @@ class TF1References(Rule):
     def run(self, ctx: Context) -> None:
         if not ctx.might_resolve(TOUCHED):
             return
-        collector = _References(ctx)
-        ctx.module.visit(collector)
-        for node, qualified in collector.found:
+        for ref in tf1_references(ctx):  # one walk, shared with TRM009
+            node = ref.node
+            if ref.binding is not None or ref.qualified not in TOUCHED or not isinstance(node, (cst.Name, cst.Attribute)):
+                continue
+            parent = ctx.parents.get(node)
+            if isinstance(parent, cst.Call) and parent.func is node:
+                continue  # a call: the seed and session rules own it
+            if isinstance(node, cst.Name) and not _plain_import(ctx, node):
+                continue
             if node in ctx.claimed or version_gated(ctx, node):
                 continue
             edits: list[Edit] = []
-            target = f"{ctx.tf_name(node, edits)}.compat.v1.{TOUCHED[qualified]}"
+            target = f"{ctx.tf_name(node, edits)}.compat.v1.{TOUCHED[ref.qualified]}"
             edits.append(ReplaceNode(node, expression(target, ctx.module)))
             ctx.report(
                 node,
@@ -65,57 +72,19 @@ class TF1References(Rule):
             )
 
 
-class _References(cst.CSTVisitor):
-    """Names and attributes resolving to a TOUCHED name, other than the callee of a call."""
-
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.found: list[tuple[cst.CSTNode, str]] = []
-
-    def visit_Import(self, node: cst.Import) -> bool:
+def _plain_import(ctx: Context, node: cst.Name) -> bool:
+    """A bare name bound only by unguarded imports of one TOUCHED name. A name that a
+    ``try: from tensorflow import X / except ImportError: X = None`` shim binds is a
+    variable of the shim (``if X is not None``), not the TF1 name."""
+    if len(ctx.qualified_names(node)) != 1:
         return False
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+    scope = ctx.scopes.get(node)
+    if scope is None:
         return False
-
-    def _check(self, node: cst.Name | cst.Attribute) -> bool:
-        ctx = self.ctx
-        if ctx.possible_names(node).isdisjoint(TOUCHED):
-            return True
-        names = ctx.qualified_names(node) & set(TOUCHED)
-        if not names:
-            return True
-        parent = ctx.parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
-            return False  # a call: the seed and session rules own it
-        if isinstance(node, cst.Name) and not self._plain_import(node):
+    for assignment in scope[node.value]:
+        bound_at = getattr(assignment, "node", None)
+        if not isinstance(bound_at, (cst.Import, cst.ImportFrom)):
             return False
-        self.found.append((node, sorted(names)[0]))
-        return False
-
-    def _plain_import(self, node: cst.Name) -> bool:
-        """A bare name bound only by unguarded imports of one TOUCHED name. A name that a
-        ``try: from tensorflow import X / except ImportError: X = None`` shim binds is a
-        variable of the shim (``if X is not None``), not the TF1 name."""
-        ctx = self.ctx
-        if len(ctx.qualified_names(node)) != 1:
+        if next(ctx.enclosing(bound_at, (cst.Try,)), None) is not None:
             return False
-        scope = ctx.scopes.get(node)
-        if scope is None:
-            return False
-        for assignment in scope[node.value]:
-            bound_at = getattr(assignment, "node", None)
-            if not isinstance(bound_at, (cst.Import, cst.ImportFrom)):
-                return False
-            if next(ctx.enclosing(bound_at, (cst.Try,)), None) is not None:
-                return False
-        return True
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        return self._check(node)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        parent = self.ctx.parents.get(node)
-        if isinstance(parent, cst.Attribute) and parent.attr is node:
-            return
-        self._check(node)
+    return True
