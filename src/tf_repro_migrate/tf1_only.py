@@ -171,10 +171,11 @@ def _resolves(ctx: Context, node: cst.CSTNode) -> str | None:
     possible = ctx.possible_names(node)
     if not any(tf2_spelling(n) is not None for n in possible):
         return None  # spare the scope analysis
-    for name in sorted(ctx.qualified_names(node)):
-        if tf2_spelling(name) is not None:
-            return name
-    return None
+    names = ctx.qualified_names(node)
+    tf1 = sorted(n for n in names if tf2_spelling(n) is not None)
+    # A name that also resolves to something valid (``except ImportError: from
+    # tensorflow.compat.v1 import Session``) has a TF2 path already.
+    return tf1[0] if tf1 and len(tf1) == len(names) else None
 
 
 class _Collector(cst.CSTVisitor):

@@ -156,3 +156,36 @@ def test_shims_and_guarded_imports_are_not_listed():
         """
     )
     assert "TRM009" not in codes(result)
+
+
+def test_a_migrated_name_no_fix_reaches_is_listed():
+    result = migrate(
+        """
+        import tensorflow as tf
+
+        def run(sess=None, config=tf.ConfigProto(), opts=tf.GPUOptions(), make=tf.Session):
+            return sess or make(config=config)
+        """
+    )
+    listing = [f.message for f in result.findings if f.code == "TRM009"]
+    assert len(listing) == 1 and "tf.GPUOptions (line 3) -> tf.compat.v1.GPUOptions" in listing[0]
+    assert "tf.ConfigProto" not in listing[0] and "tf.Session" not in listing[0]
+
+
+def test_names_with_a_compat_v1_fallback_are_not_listed():
+    result = migrate(
+        """
+        try:
+            import tensorflow.compat.v1 as tf1
+        except ImportError:
+            import tensorflow as tf1
+        import tensorflow as tf
+        tf.random.set_seed(1)
+        x = tf1.placeholder(tf.float32)
+        """
+    )
+    # a compat.v1 file (the alias), whose only TF1 name also resolves to tf.compat.v1
+    assert [f.message for f in result.findings if f.code == "TRM009"] == [
+        "file runs TF1 graph code through tensorflow.compat.v1 by choice: its TF1 names are valid on TF2 and are "
+        "left as they are; port it to TF2 by hand if you want TF2 idioms"
+    ]

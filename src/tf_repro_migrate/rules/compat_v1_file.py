@@ -30,12 +30,13 @@ from tf_repro_migrate.context import Context
 from tf_repro_migrate.findings import ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.rules import Rule
 from tf_repro_migrate.rules.eager_execution import ENABLE_EAGER
-from tf_repro_migrate.rules.tf1_references import TOUCHED
 from tf_repro_migrate.rules.tf1_setup_calls import SETUP_CALLS
 from tf_repro_migrate.tf1_only import Reference, display, tf1_references, tf2_spelling
 
-# Names another rule migrates or reports in files that are not compat.v1 files.
-_OWNED = frozenset({*TOUCHED, *ENABLE_EAGER, *SETUP_CALLS})
+# Names another rule reports (or removes) wherever they are, in files that are not compat.v1
+# files. The names TRM001/3/4/12 migrate are left out only where a fix rewrites them: a
+# ``tf.GPUOptions()`` no rule can place still fails and is listed.
+_OWNED = frozenset({*ENABLE_EAGER, *SETUP_CALLS})
 _OWNED_MODULES = ("tensorflow.logging",)  # TRM011 reports the calls of tf.logging.*
 _MAX_NAMES = 12
 _MAX_LINES = 5
@@ -93,20 +94,29 @@ class CompatV1File(Rule):
 
 
 def _rewritten(ctx: Context) -> set[cst.CSTNode]:
-    """The nodes the fixes recorded so far replace or remove (those that will be applied)."""
+    """The nodes the fixes recorded so far replace or remove. Unsafe fixes count whether or
+    not they are applied: their own finding says what is left to do."""
     nodes: set[cst.CSTNode] = set()
     for finding in ctx.findings:
-        if finding.safety is Safety.SAFE or (finding.safety is Safety.UNSAFE and ctx.options.unsafe_fixes):
-            nodes.update(e.old for e in finding.edits if isinstance(e, (ReplaceNode, ReplaceStatement)))
+        nodes.update(e.old for e in finding.edits if isinstance(e, (ReplaceNode, ReplaceStatement)))
     return nodes
 
 
 def _guarded(ctx: Context, reference: Reference) -> bool:
-    """TF1/TF2 shims (``except AttributeError``, ``if tf.__version__ ...``) and imports inside a
-    ``try``: the file has a path that does not need the name."""
+    """TF1/TF2 shims (``except AttributeError``, ``if tf.__version__ ...``), imports inside a
+    ``try`` and the names they bind: the file has a path that does not need the name."""
     if version_gated(ctx, reference.node):
         return True
-    return reference.binding is not None and next(ctx.enclosing(reference.node, (cst.Try,)), None) is not None
+    if reference.binding is not None:
+        return next(ctx.enclosing(reference.node, (cst.Try,)), None) is not None
+    node = reference.node
+    if isinstance(node, cst.Name):  # a bare name a guarded import binds is the shim's variable
+        scope = ctx.scopes.get(node)
+        for assignment in scope[node.value] if scope is not None else ():
+            bound_at = getattr(assignment, "node", None)
+            if bound_at is not None and next(ctx.enclosing(bound_at, (cst.Try,)), None) is not None:
+                return True
+    return False
 
 
 def _inside(ctx: Context, node: cst.CSTNode, nodes: set[cst.CSTNode]) -> bool:
