@@ -110,6 +110,13 @@ def test_argparse_namespace_written_may_be_none(extra):
     assert not _verdict(argparse_source("parser.add_argument('--seed', type=int, default=0)", extra=extra))
 
 
+def test_argparse_parse_known_args():
+    source = argparse_source("parser.add_argument('--seed', type=int, default=0)")
+    assert _verdict(source.replace("args = parser.parse_args()", "args, unknown = parser.parse_known_args()"))
+    assert not _verdict(source.replace("args = parser.parse_args()", "unknown, args = parser.parse_known_args()"))
+    assert not _verdict(source.replace("args = parser.parse_args()", "args, unknown = parser.parse_args()"))
+
+
 def test_argparse_namespace_from_a_function_parameter_may_be_none():
     assert not _verdict(
         """

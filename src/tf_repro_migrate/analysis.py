@@ -125,7 +125,8 @@ def never_none(ctx: Context, expr: cst.BaseExpression) -> bool:
       single assignment in its scope (module constants included), or a parameter whose
       default is an int literal (a caller could still pass None; we follow the common
       reading that such a helper is called with ints);
-    * ``args.seed`` where ``args = parser.parse_args()`` and the option was declared
+    * ``args.seed`` where ``args = parser.parse_args()`` (or ``args, _ =
+      parser.parse_known_args()``) and the option was declared
       ``parser.add_argument('--seed', type=int, default=<int>)`` (see ``_argparse_int``);
     * ``self._seed`` set exactly once, in ``__init__``, to a never-None value, and
       assigned nowhere else in the file (see ``_init_attribute``).
@@ -204,11 +205,16 @@ def _argparse_int(ctx: Context, expr: cst.Attribute, depth: int) -> bool:
     attribute is assigned, deleted or reached through ``setattr``/``vars``."""
     assert isinstance(expr.value, cst.Name)
     namespace = _single_assignment(ctx, expr.value)
-    value = _assigned_value(ctx, namespace) if namespace is not None else None
+    if namespace is None:
+        return False
+    value = _assigned_value(ctx, namespace)
+    parse = "parse_args"
+    if value is None:  # ``args, rest = parser.parse_known_args()``
+        value, parse = _known_args_value(ctx, namespace), "parse_known_args"
     if not (
         isinstance(value, cst.Call)
         and isinstance(value.func, cst.Attribute)
-        and value.func.attr.value == "parse_args"
+        and value.func.attr.value == parse
         and isinstance(value.func.value, cst.Name)
     ):
         return False
@@ -241,6 +247,24 @@ def _argparse_int(ctx: Context, expr: cst.Attribute, depth: int) -> bool:
     if not (isinstance(kind, cst.Name) and kind.value == "int") or default is None:
         return False
     return _never_none(ctx, default, depth + 1)
+
+
+def _known_args_value(ctx: Context, assignment: object) -> cst.BaseExpression | None:
+    """The value of ``name, rest = value`` when ``name`` is the first of exactly two targets."""
+    node = getattr(assignment, "node", None)
+    element = ctx.parents.get(node) if node is not None else None
+    pair = ctx.parents.get(element) if isinstance(element, cst.Element) else None
+    target = ctx.parents.get(pair) if isinstance(pair, cst.Tuple) else None
+    assign = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
+    if (
+        isinstance(pair, cst.Tuple)
+        and len(pair.elements) == 2
+        and pair.elements[0] is element
+        and isinstance(assign, cst.Assign)
+        and len(assign.targets) == 1
+    ):
+        return assign.value
+    return None
 
 
 def _argument_dest(call: cst.Call) -> str | None:
