@@ -4,7 +4,7 @@ After ``import tensorflow.compat.v1 as tf`` (or a call to ``disable_v2_behavior(
 ``disable_eager_execution()``), ``tf.set_random_seed``, ``tf.ConfigProto`` and
 ``tf.Session`` are valid TF2 code, while TF2 names such as ``tf.random.set_seed`` do
 not exist under that alias. Such files are reported and not rewritten (the
-report-only rules TRM006-TRM008 still run).
+report-only rules TRM006-TRM008 and TRM013 still run).
 
 Being graph-mode by choice does not make every name valid: ``tf.placeholder`` spelled
 through ``import tensorflow as tf`` next to ``tf.compat.v1.disable_eager_execution()``
