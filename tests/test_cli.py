@@ -91,6 +91,9 @@ def test_only_and_skip_select_rules(tmp_path, capsys):
     _, out, _ = run_cli(capsys, "--only", "TRM006", tmp_path)
     assert "TRM006" in out and "TRM001" not in out
     _, out, _ = run_cli(capsys, "--skip", "TRM001,TRM006", tmp_path)
+    # with TRM001 skipped the TF1 seed stays, and TRM009 lists it as a name that fails on TF2
+    assert "TRM001" not in out and "TRM006" not in out and "TRM009" in out
+    _, out, _ = run_cli(capsys, "--skip", "TRM001,TRM006,TRM009", tmp_path)
     assert "TRM" not in out.replace("tf-repro-migrate", "")
     code, _, err = run_cli(capsys, "--only", "XYZ9", tmp_path)
     assert code == 2 and "unknown rule code" in err
