@@ -76,7 +76,7 @@ class CompatV1File(Rule):
             ctx.report(
                 node,
                 self.code,
-                "file runs TF1 graph code with TF2 behaviour switched off and is not rewritten, but it also uses "
+                "file runs TF1 graph code through tensorflow.compat.v1 by choice and is not rewritten, but it uses "
                 f"TF1-only names that are not under tensorflow.compat.v1 and fail on TF2: {_listing(references)}; "
                 "run tf_upgrade_v2 on the file (it writes these spellings) or port them",
                 Safety.MANUAL,
@@ -138,7 +138,8 @@ def _not_owned(every: list[Reference], references: list[Reference]) -> list[Refe
     listed = {r.root for r in references if r.binding is None and not _owned(r)}
     return [
         r for r in references
-        if (r.binding is None and not _owned(r)) or (r.binding is not None and (r.binding in listed or r.binding not in used))
+        if (r.binding is None and not _owned(r))
+        or (r.binding is not None and (r.binding in listed or r.binding not in used))
     ]
 
 

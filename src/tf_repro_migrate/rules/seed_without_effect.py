@@ -91,8 +91,9 @@ class SeedWithoutEffect(Rule):
                 ctx.report(
                     seed.call,
                     self.code,
-                    f"{ctx.code(reset.func)}() on line {ctx.positions[reset].start.line} replaces the default graph and "
-                    "drops the seed set here (TF1 seeds belong to a graph), so runs differ; set the seed again after it",
+                    f"{ctx.code(reset.func)}() on line {ctx.positions[reset].start.line} replaces the default "
+                    "graph and drops the seed set here (TF1 seeds belong to a graph), so runs differ; set the seed "
+                    "again after it",
                     Safety.MANUAL,
                 )
 
@@ -132,7 +133,7 @@ class SeedWithoutEffect(Rule):
                 ReplaceStatement(switch_unit, []),
                 ReplaceStatement(
                     seed.unit,
-                    [statement(f"{ctx.code(switch_unit)}\n", ctx.module), statement(f"{ctx.code(seed.unit)}\n", ctx.module)],
+                    [statement(f"{ctx.code(unit)}\n", ctx.module) for unit in (switch_unit, seed.unit)],
                 ),
             ]
             message += " (offered as an unsafe fix: code in between may rely on eager execution)"

@@ -49,8 +49,8 @@ class TF1References(Rule):
             return
         for ref in tf1_references(ctx):  # one walk, shared with TRM009
             node = ref.node
-            if ref.binding is not None or ref.qualified not in TOUCHED or not isinstance(node, (cst.Name, cst.Attribute)):
-                continue
+            if ref.binding is not None or ref.qualified not in TOUCHED:
+                continue  # an import, or a TF1 name no other rule migrates (TRM009 lists those)
             parent = ctx.parents.get(node)
             if isinstance(parent, cst.Call) and parent.func is node:
                 continue  # a call: the seed and session rules own it

@@ -44,6 +44,8 @@ DEFAULT_BEHAVIOUR = ("tensorflow.enable_resource_variables", "tensorflow.enable_
                      "tensorflow.enable_v2_tensorshape")
 SETUP_CALLS = (*SET_VERBOSITY, *LOGGING_CALLS, *AVAILABLE_GPUS, *RESET_DEFAULT_GRAPH, *DEFAULT_BEHAVIOUR)
 
+# Methods of the logging.Logger that tf.get_logger() returns.
+_LOGGER_METHODS = ("debug", "info", "warning", "error", "critical", "log")
 # tf.logging levels are the standard library's (tf_logging.INFO is logging.INFO).
 _LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL")
 
@@ -75,13 +77,13 @@ class TF1SetupCalls(Rule):
             v1 = f"tf.compat.v1.logging.{level}" if level else "<level>"
             return (f"{spelled}() does not exist in TF2 (tf.logging is gone): write "
                     f"tf.get_logger().setLevel({arg}), or tf.compat.v1.logging.set_verbosity({v1})")
-        if names & set(LOGGING_CALLS):
-            method = spelled.rsplit(".", 1)[-1]
+        logging_calls = sorted(names & set(LOGGING_CALLS))
+        if logging_calls:
+            method = logging_calls[0].rsplit(".", 1)[-1]  # the TF name, whatever the local alias
             logger = {"warn": "warning", "fatal": "critical"}.get(method, method)
-            hint = (f"tf.get_logger().{logger}(...)" if logger in ("debug", "info", "warning", "error", "critical",
-                                                                     "log") else "")
-            tf2 = f"{hint}, or " if hint else ""
-            return f"{spelled}() does not exist in TF2 (tf.logging is gone): write {tf2}tf.compat.v1.logging.{method}(...)"
+            tf2 = f"tf.get_logger().{logger}(...), or " if logger in _LOGGER_METHODS else ""
+            return (f"{spelled}() does not exist in TF2 (tf.logging is gone): write "
+                    f"{tf2}tf.compat.v1.logging.{method}(...)")
         if names & set(AVAILABLE_GPUS):
             return (f"{spelled}() does not exist in Keras 3 / TF2: write "
                     "[d.name for d in tf.config.list_logical_devices('GPU')] (device names), "
