@@ -119,31 +119,291 @@ def seed_calls(ctx: Context) -> list[SeedCall]:
 def never_none(ctx: Context, expr: cst.BaseExpression) -> bool:
     """True when the seed expression cannot be None.
 
-    Accepted: an int literal (also negated), ``int(...)``, and a name bound only to
-    one of those, either by a single assignment in its scope or as a parameter whose
-    default is an int literal (a caller could still pass None; we follow the
-    common reading that such a helper is called with ints).
+    Accepted: an int literal (also negated), ``int(...)``, and
+
+    * a name bound only to one of those (or to another never-None expression), by a
+      single assignment in its scope (module constants included), or a parameter whose
+      default is an int literal (a caller could still pass None; we follow the common
+      reading that such a helper is called with ints);
+    * ``args.seed`` where ``args = parser.parse_args()`` (or ``args, _ =
+      parser.parse_known_args()``) and the option was declared
+      ``parser.add_argument('--seed', type=int, default=<int>)`` (see ``_argparse_int``);
+    * ``self._seed`` set exactly once, in ``__init__``, to a never-None value, and
+      assigned nowhere else in the file (see ``_init_attribute``).
     """
+    return _never_none(ctx, expr, depth=0)
+
+
+# How many names/attributes deep a seed is followed (``SEED = BASE``; ``default=SEED``).
+_MAX_DEPTH = 4
+
+
+def _never_none(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
     if _int_valued(expr):
         return True
-    if not isinstance(expr, cst.Name):
+    if depth >= _MAX_DEPTH:
         return False
-    scope: Scope | None = ctx.scopes.get(expr)
+    if isinstance(expr, cst.Name):
+        return _name_never_none(ctx, expr, depth)
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        return _argparse_int(ctx, expr, depth) or _init_attribute(ctx, expr, depth)
+    return False
+
+
+def _single_assignment(ctx: Context, name: cst.Name) -> object | None:
+    """The only assignment of ``name`` visible from where it is read, or None."""
+    scope: Scope | None = ctx.scopes.get(name)
     if scope is None:
+        return None
+    assignments = list(scope[name.value])
+    return assignments[0] if len(assignments) == 1 else None
+
+
+def _assigned_value(ctx: Context, assignment: object) -> cst.BaseExpression | None:
+    """The value of ``name = value`` / ``name: T = value`` for a single-name assignment."""
+    node = getattr(assignment, "node", None)
+    parent = ctx.parents.get(node) if node is not None else None
+    if isinstance(parent, cst.AssignTarget) and parent.target is node:
+        assign = ctx.parents.get(parent)
+        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+            return assign.value
+    if isinstance(parent, cst.AnnAssign) and parent.target is node:
+        return parent.value
+    return None
+
+
+def _name_never_none(ctx: Context, expr: cst.Name, depth: int) -> bool:
+    assignment = _single_assignment(ctx, expr)
+    if assignment is None:
         return False
-    assignments = list(scope[expr.value])
-    if len(assignments) != 1:
-        return False
-    node = getattr(assignments[0], "node", None)
+    node = getattr(assignment, "node", None)
     if isinstance(node, cst.Param):
         return node.default is not None and _int_valued(node.default)
-    parent = ctx.parents.get(node) if node is not None else None
-    if isinstance(parent, cst.AssignTarget):
-        assign = ctx.parents.get(parent)
-        return isinstance(assign, cst.Assign) and len(assign.targets) == 1 and _int_valued(assign.value)
-    if isinstance(parent, cst.AnnAssign):
-        return parent.value is not None and _int_valued(parent.value)
+    value = _assigned_value(ctx, assignment)
+    return value is not None and _never_none(ctx, value, depth + 1)
+
+
+def _references(assignment: object) -> list[cst.Name]:
+    return [a.node for a in getattr(assignment, "references", ()) if isinstance(a.node, cst.Name)]
+
+
+# Methods of an ArgumentParser that cannot change an option's default or declare it again.
+_PARSER_READS = frozenset(
+    {"add_argument", "parse_args", "parse_known_args", "print_help", "print_usage", "format_help",
+     "format_usage", "error", "exit"}
+)
+ARGUMENT_PARSER = "argparse.ArgumentParser"
+
+
+def _argparse_int(ctx: Context, expr: cst.Attribute, depth: int) -> bool:
+    """``args.<dest>`` where ``args = parser.parse_args(...)`` is assigned once, ``parser =
+    argparse.ArgumentParser(...)`` once, and the one option with that ``dest`` is declared with
+    ``type=int`` and a never-None ``default`` (no ``nargs``, no ``action``, no ``const``).
+
+    Refused when the parser is used in any other way (``set_defaults`` can change the default,
+    argument groups and helper functions can declare the option again) and when the
+    attribute is assigned, deleted or reached through ``setattr``/``vars``."""
+    assert isinstance(expr.value, cst.Name)
+    namespace = _single_assignment(ctx, expr.value)
+    if namespace is None:
+        return False
+    value = _assigned_value(ctx, namespace)
+    parse = "parse_args"
+    if value is None:  # ``args, rest = parser.parse_known_args()``
+        value, parse = _known_args_value(ctx, namespace), "parse_known_args"
+    if not (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == parse
+        and isinstance(value.func.value, cst.Name)
+    ):
+        return False
+    parser = _single_assignment(ctx, value.func.value)
+    built = _assigned_value(ctx, parser) if parser is not None else None
+    # qualified_names rather than matches: argparse is not a name that makes a file worth parsing
+    if not (isinstance(built, cst.Call) and ARGUMENT_PARSER in ctx.qualified_names(built.func)):
+        return False
+    dest = expr.attr.value
+    declarations: list[cst.Call] = []
+    for ref in _references(parser):
+        method = ctx.parents.get(ref)
+        call = ctx.parents.get(method) if isinstance(method, cst.Attribute) else None
+        if not (
+            isinstance(method, cst.Attribute)
+            and method.value is ref
+            and method.attr.value in _PARSER_READS
+            and isinstance(call, cst.Call)
+            and call.func is method
+        ):
+            return False
+        if method.attr.value == "add_argument" and _argument_dest(call) in (dest, None):
+            declarations.append(call)
+    if len(declarations) != 1 or _namespace_written(ctx, namespace, dest):
+        return False
+    keywords = {a.keyword.value: a.value for a in declarations[0].args if a.keyword is not None}
+    if any(a.star for a in declarations[0].args) or {"nargs", "action", "const"} & set(keywords):
+        return False
+    kind, default = keywords.get("type"), keywords.get("default")
+    if not (isinstance(kind, cst.Name) and kind.value == "int") or default is None:
+        return False
+    return _never_none(ctx, default, depth + 1)
+
+
+def _known_args_value(ctx: Context, assignment: object) -> cst.BaseExpression | None:
+    """The value of ``name, rest = value`` when ``name`` is the first of exactly two targets."""
+    node = getattr(assignment, "node", None)
+    element = ctx.parents.get(node) if node is not None else None
+    pair = ctx.parents.get(element) if isinstance(element, cst.Element) else None
+    target = ctx.parents.get(pair) if isinstance(pair, cst.Tuple) else None
+    assign = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
+    if (
+        isinstance(pair, cst.Tuple)
+        and len(pair.elements) == 2
+        and pair.elements[0] is element
+        and isinstance(assign, cst.Assign)
+        and len(assign.targets) == 1
+    ):
+        return assign.value
+    return None
+
+
+def _argument_dest(call: cst.Call) -> str | None:
+    """The ``dest`` argparse derives for an ``add_argument`` call; None when it cannot be read."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "dest":
+            return _string_value(arg.value)
+    flags = [_string_value(a.value) for a in call.args if a.keyword is None and not a.star]
+    if not flags or any(f is None for f in flags):
+        return None
+    names = [f for f in flags if f is not None]
+    long = [f for f in names if f.startswith("--")]
+    chosen = long[0] if long else names[0]
+    return chosen.lstrip("-").replace("-", "_")
+
+
+def _namespace_written(ctx: Context, namespace: object, attr: str) -> bool:
+    """Whether ``ns.<attr>`` is assigned, deleted or augmented anywhere, or ``ns`` is handed
+    to ``setattr`` / ``vars`` / ``delattr`` (which can change any attribute)."""
+    for ref in _references(namespace):
+        parent = ctx.parents.get(ref)
+        if isinstance(parent, cst.Arg):
+            call = ctx.parents.get(parent)
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in (
+                "setattr", "vars", "delattr"
+            ):
+                return True
+        if isinstance(parent, cst.Attribute) and parent.value is ref and parent.attr.value == attr:
+            if _is_target(ctx, parent):
+                return True
     return False
+
+
+def _is_target(ctx: Context, node: cst.CSTNode) -> bool:
+    """Whether ``node`` is written: an assignment, augmented assignment, ``del`` or ``for`` target."""
+    child, parent = node, ctx.parents.get(node)
+    while isinstance(parent, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+        child, parent = parent, ctx.parents.get(parent)
+    if isinstance(parent, cst.AssignTarget):
+        return True
+    if isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is child:
+        return True
+    if isinstance(parent, (cst.For, cst.CompFor)) and parent.target is child:
+        return True
+    if isinstance(parent, cst.Del):
+        return True
+    if isinstance(parent, cst.NamedExpr):
+        return parent.target is child
+    return isinstance(parent, cst.WithItem) and parent.asname is not None and parent.asname.name is child
+
+
+def _init_attribute(ctx: Context, expr: cst.Attribute, depth: int) -> bool:
+    """``self._seed`` read in a method of a class whose ``__init__`` sets ``self._seed = v``
+    once, at the top level of its body, with a never-None ``v``; refused when any other
+    assignment to an attribute of that name exists in the file (on any object), when the
+    class body itself binds the name, or when ``setattr`` is called with that name."""
+    assert isinstance(expr.value, cst.Name)
+    attr = expr.attr.value
+    method = _method_of(ctx, expr.value)
+    if method is None:
+        return False
+    cls = _ancestor(ctx, method, 2)  # FunctionDef -> IndentedBlock -> ClassDef
+    if not isinstance(cls, cst.ClassDef) or not isinstance(cls.body, cst.IndentedBlock):
+        return False
+    writes = _attribute_writes(ctx, attr)
+    if writes is None or len(writes) != 1:
+        return False
+    target, value = writes[0]
+    init = next(
+        (s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None
+    )
+    if init is None or value is None or not isinstance(target.value, cst.Name):
+        return False
+    if _method_of(ctx, target.value) is not init or not isinstance(init.body, cst.IndentedBlock):
+        return False
+    line = _ancestor(ctx, target, 3)  # Attribute -> AssignTarget -> Assign -> line
+    if line not in init.body.body:
+        return False  # set under a condition or in a loop: another path may leave it unset
+    for stmt in cls.body.body:  # a class attribute of that name (``_seed = None``) is a fallback value
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            targets = (
+                [t.target for t in small.targets] if isinstance(small, cst.Assign)
+                else [small.target] if isinstance(small, cst.AnnAssign) else []
+            )
+            if any(isinstance(t, cst.Name) and t.value == attr for t in targets):
+                return False
+    return _never_none(ctx, value, depth + 1)
+
+
+def _method_of(ctx: Context, name: cst.Name) -> cst.FunctionDef | None:
+    """The method whose first parameter ``name`` is (``self``), when it is a plain method of a class."""
+    assignment = _single_assignment(ctx, name)
+    param = getattr(assignment, "node", None)
+    if not isinstance(param, cst.Param):
+        return None
+    func = _ancestor(ctx, param, 2)  # Param -> Parameters -> FunctionDef
+    if not isinstance(func, cst.FunctionDef) or not func.params.params or func.params.params[0] is not param:
+        return None
+    if func.decorators:
+        return None  # staticmethod / classmethod / property setters: the first parameter is not the instance
+    return func if isinstance(_ancestor(ctx, func, 2), cst.ClassDef) else None
+
+
+def _ancestor(ctx: Context, node: cst.CSTNode, levels: int) -> cst.CSTNode | None:
+    current: cst.CSTNode | None = node
+    for _ in range(levels):
+        current = ctx.parents.get(current) if current is not None else None
+    return current
+
+
+def _attribute_writes(ctx: Context, attr: str) -> list[tuple[cst.Attribute, cst.BaseExpression | None]] | None:
+    """Every write of ``<anything>.<attr>`` in the file, with the value for a plain
+    ``x.attr = value``; None when ``setattr(..., '<attr>', ...)`` is called."""
+    key = f"attribute_writes:{attr}"
+    if key not in ctx.cache:
+        collector = _AttributeWrites(ctx, attr)
+        ctx.module.visit(collector)
+        ctx.cache[key] = None if collector.setattr_seen else collector.found
+    return ctx.cache[key]  # type: ignore[return-value]
+
+
+class _AttributeWrites(cst.CSTVisitor):
+    def __init__(self, ctx: Context, attr: str):
+        self.ctx = ctx
+        self.attr = attr
+        self.found: list[tuple[cst.Attribute, cst.BaseExpression | None]] = []
+        self.setattr_seen = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == self.attr and _is_target(self.ctx, node):
+            parent = self.ctx.parents.get(node)
+            assign = self.ctx.parents.get(parent) if isinstance(parent, cst.AssignTarget) else None
+            simple = isinstance(assign, cst.Assign) and len(assign.targets) == 1 and assign.targets[0].target is node
+            self.found.append((node, assign.value if simple else None))  # type: ignore[union-attr]
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value in ("setattr", "delattr") and len(node.args) >= 2:
+            if _string_value(node.args[1].value) == self.attr:
+                self.setattr_seen = True
 
 
 def _int_valued(expr: cst.BaseExpression) -> bool:

@@ -32,8 +32,12 @@ from tf_repro_migrate.analysis import (
     TF2_SEED,
     TF_LEGACY_SEED,
 )
+from tf_repro_migrate.rules.eager_execution import ENABLE_EAGER
 from tf_repro_migrate.rules.op_determinism import TFDETERMINISM_PATCH
+from tf_repro_migrate.rules.seed_without_effect import ENTRY_NAMES as NO_EFFECT_NAMES
+from tf_repro_migrate.rules.tf1_setup_calls import SETUP_CALLS
 from tf_repro_migrate.sessions import CONFIG_PROTO, DEFAULT_GRAPH, GPU_OPTIONS, SESSIONS
+from tf_repro_migrate.tf1_only import ENTRY_NAMES as TF1_ENTRY_NAMES
 
 ENV = ("os.environ", "os.putenv")
 
@@ -44,6 +48,7 @@ ENTRY_NAMES = frozenset(
         *PY_SEED, *NP_SEED, *TF_LEGACY_SEED, *TF2_SEED, *KERAS_SEED, *OP_DETERMINISM, *RESET_GRAPH,
         *SET_SESSION, *GET_SESSION, *COMPAT_V1_SWITCHES, *GRAPH_MODE_MARKERS, *CONFIG_PROTO,
         *GPU_OPTIONS, *SESSIONS, *DEFAULT_GRAPH, *TFDETERMINISM_PATCH, *ENV,
+        *ENABLE_EAGER, *SETUP_CALLS, *TF1_ENTRY_NAMES, *NO_EFFECT_NAMES,
     )
 )
 
