@@ -142,8 +142,6 @@ def test_kept_lines_of_a_changed_fence_stay_byte_identical():
     assert migrated(text) == text.replace("tf.set_random_seed", "tf.random.set_seed")
 
 
-@pytest.mark.xfail(strict=True, reason="apply.py (_split_line) drops the trailing spaces of a line that an "
-                   "import is inserted after; the same happens in a .py file")
 def test_trailing_spaces_of_the_line_an_import_goes_after_are_kept():
     text = "```python\nimport tensorflow as tf  \ntf.set_random_seed(1)\n```\n"
     assert migrated(text) == ("```python\nimport tensorflow as tf  \nimport random\n\n"

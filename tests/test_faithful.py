@@ -436,3 +436,8 @@ def test_notebook_cells_never_use_tf_before_the_cell_that_imports_it(tmp_path):
     pytest.importorskip("tensorflow")
     first, second = (_run(program, tmp_path, f"nb{i}") for i in (1, 2))
     assert first["weights"] == second["weights"] and first["tf"] == second["tf"]
+
+
+def test_a_line_an_import_goes_after_keeps_its_trailing_spaces():
+    result = migrate("import tensorflow as tf  \ntf.set_random_seed(1)\n")
+    assert result.new == "import tensorflow as tf  \nimport random\n\ntf.random.set_seed(1)\nrandom.seed(1)\n"

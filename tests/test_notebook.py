@@ -218,8 +218,6 @@ def test_env_magic_is_masked_and_kept():
     assert sources(result.new_json)[1] == cell.replace("tf.set_random_seed(1)", "tf.random.set_seed(1)")
 
 
-@pytest.mark.xfail(strict=True, reason="%env is masked as `pass`, so the engine's import floor (imports.import_floor, "
-                   "env writes read at import) does not see it and puts `import keras` at the top of the first cell")
 def test_a_new_keras_import_does_not_go_above_an_env_magic_read_at_import():
     # KERAS_BACKEND is read when Keras is imported: as for os.environ[...] in a .py file, the new
     # import must come after the environment is set.

@@ -212,9 +212,13 @@ class _Applier(cst.CSTTransformer):
         pieces: list[cst.BaseStatement] = []
         kept: list[cst.BaseSmallStatement] = []
 
+        own_code: set[int] = set()  # ids of pieces made of the line's own (kept) small statements
+
         def flush() -> None:
             if kept:
-                pieces.append(cst.SimpleStatementLine(body=_fix_semicolons(kept)))
+                piece = cst.SimpleStatementLine(body=_fix_semicolons(kept))
+                own_code.add(id(piece))
+                pieces.append(piece)
                 kept.clear()
 
         replaced_any = False
@@ -252,7 +256,8 @@ class _Applier(cst.CSTTransformer):
                 first = first.with_changes(trailing_whitespace=trailing)
             else:
                 first = first.with_changes(leading_lines=[*first.leading_lines, _comment_line(trailing.comment)])  # type: ignore[attr-defined]
-        elif not replaced_any and len(pieces) - own == 1 and isinstance(first, cst.SimpleStatementLine):
+        elif not replaced_any and id(first) in own_code and isinstance(first, cst.SimpleStatementLine):
+            # the line's own code, followed by inserted statements or not: it keeps its line end
             first = first.with_changes(trailing_whitespace=trailing)
         pieces[own] = first
         return pieces

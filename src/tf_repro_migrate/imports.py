@@ -320,9 +320,19 @@ def import_floor(ctx: Context) -> cst.CSTNode | None:
     if first is None:
         return None
     writes = [top_of(w.unit) for w in env_writes(ctx)]
+    writes += [i for i, stmt in enumerate(body[:first]) if _env_magic(stmt)]
     if any(w is not None and w < first for w in writes):
         return body[first]
     return None
+
+
+def _env_magic(stmt: cst.BaseStatement) -> bool:
+    """A notebook's masked ``%env VAR=value`` line (notebook.mask marks it as an env write)."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or not isinstance(stmt.body[0], cst.Pass):
+        return False
+    comment = stmt.trailing_whitespace.comment
+    return comment is not None and comment.value.startswith("# __tf_repro_migrate_magic_") and \
+        comment.value.endswith("__env__")
 
 
 def _statement_fates(edits: Sequence[Edit]) -> tuple[set[cst.CSTNode], set[cst.CSTNode]]:

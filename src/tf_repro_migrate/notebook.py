@@ -34,7 +34,11 @@ from tf_repro_migrate.findings import Finding
 CELL_MARK = "# __tf_repro_migrate_cell_{}__"
 _CELL_MARK_RE = re.compile(r"^# __tf_repro_migrate_cell_(\d+)__$")
 _MAGIC_MARK = "pass  # __tf_repro_migrate_magic_{}__"
-_MAGIC_MARK_RE = re.compile(r"^[ \t]*pass  # __tf_repro_migrate_magic_(\d+)__$")
+# ``%env VAR=value`` sets an environment variable, like ``os.environ[...] = ...``: its marker says
+# so, so that the engine never puts a new TensorFlow / Keras import above it (imports.import_floor).
+ENV_MAGIC_SUFFIX = "env__"
+_MAGIC_MARK_RE = re.compile(r"^[ \t]*pass  # __tf_repro_migrate_magic_(\d+)__(?:env__)?$")
+_ENV_MAGIC = re.compile(r"^[ \t]*%(?:set_)?env\b")
 # Only ever tried on a line that starts a statement (see _Lexer): there none of these is Python.
 _IPYTHON_LINE = re.compile(r"^[ \t]*(?:%[A-Za-z%]|!(?!=)|\?|[A-Za-z_][\w.]*\s*=\s*[!%][A-Za-z])")
 # ``obj?`` / ``obj??`` help; only when the ``?`` is outside any string (checked with _Lexer).
@@ -278,7 +282,8 @@ def mask(source: str, magics: list[str]) -> str | None:
         if (lexer.at_statement_start and not body.lstrip().startswith("#")
                 and (_IPYTHON_LINE.search(body) or _is_help(body))):
             indent = body[: len(body) - len(body.lstrip())]
-            out.append(indent + _MAGIC_MARK.format(len(magics)) + line[len(body):])
+            mark = _MAGIC_MARK.format(len(magics)) + (ENV_MAGIC_SUFFIX if _ENV_MAGIC.match(body) else "")
+            out.append(indent + mark + line[len(body):])
             magics.append(body)
         else:
             lexer.feed(body)
