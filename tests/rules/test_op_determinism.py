@@ -1,7 +1,12 @@
 """TRM005: emit enable_op_determinism() once, next to the seeding, where determinism was asked for."""
 
-import pytest
+import json
+import os
+import subprocess
+import sys
+import textwrap
 
+import pytest
 from helpers import check_noop, check_transformed, codes, migrate
 
 
@@ -131,3 +136,323 @@ def test_device_selection_env_is_not_a_request():
         tf.random.set_seed(1)
         """
     )
+
+
+# -- where the request was made (issue "Faithful on real code", section 4) --------------------
+
+
+def test_request_in_a_function_goes_there_not_into_the_function_that_seeds():
+    check_transformed(
+        """
+        import os
+        import tensorflow as tf
+
+        def seed_everything(s):
+            tf.random.set_seed(s)
+
+        def make_deterministic():
+            seed_everything(1)
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """,
+        """
+        import os
+        import tensorflow as tf
+
+        def seed_everything(s):
+            tf.random.set_seed(s)
+
+        def make_deterministic():
+            seed_everything(1)
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            tf.config.experimental.enable_op_determinism()
+        """,
+    )
+
+
+def test_conditional_request_stays_conditional():
+    result = check_transformed(
+        """
+        import os, sys
+        import tensorflow as tf
+        tf.set_random_seed(1)
+        if '--deterministic' in sys.argv:
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """,
+        """
+        import os, sys
+        import tensorflow as tf
+        tf.random.set_seed(1)
+        if '--deterministic' in sys.argv:
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            tf.config.experimental.enable_op_determinism()
+        """,
+    )
+    assert [f.safety.value for f in result.findings if f.code == "TRM005"] == ["safe"]
+
+
+def test_seed_in_the_requesting_function_comes_first():
+    check_transformed(
+        """
+        import os
+        import tensorflow as tf
+
+        def setup(seed):
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            if seed is not None:
+                tf.random.set_seed(seed)
+            print('ready')
+        """,
+        """
+        import os
+        import tensorflow as tf
+
+        def setup(seed):
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            if seed is not None:
+                tf.random.set_seed(seed)
+            tf.config.experimental.enable_op_determinism()
+            print('ready')
+        """,
+    )
+
+
+def test_seed_in_a_nested_function_is_not_in_the_request_scope():
+    check_transformed(
+        """
+        import os
+        import tensorflow as tf
+
+        def setup():
+            def reseed():
+                tf.random.set_seed(1)
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            return reseed
+        """,
+        """
+        import os
+        import tensorflow as tf
+
+        def setup():
+            def reseed():
+                tf.random.set_seed(1)
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            tf.config.experimental.enable_op_determinism()
+            return reseed
+        """,
+    )
+
+
+def test_one_call_per_block_and_a_module_level_call_covers_the_functions():
+    result = check_transformed(
+        """
+        import os
+        import tensorflow as tf
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        tf.random.set_seed(1)
+
+        def configure():
+            os.environ['TF_CUDNN_DETERMINISTIC'] = '1'
+        """,
+        """
+        import os
+        import tensorflow as tf
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        tf.random.set_seed(1)
+        tf.config.experimental.enable_op_determinism()
+
+        def configure():
+            os.environ['TF_CUDNN_DETERMINISTIC'] = '1'
+        """,
+    )
+    assert codes(result) == ["TRM005"]
+
+
+def test_two_requesting_functions_each_get_the_call():
+    check_transformed(
+        """
+        import os
+        import tensorflow as tf
+        tf.random.set_seed(0)
+
+        def train():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+
+        def evaluate():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """,
+        """
+        import os
+        import tensorflow as tf
+        tf.random.set_seed(0)
+
+        def train():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            tf.config.experimental.enable_op_determinism()
+
+        def evaluate():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            tf.config.experimental.enable_op_determinism()
+        """,
+    )
+
+
+def test_existing_call_in_the_requesting_function_is_enough():
+    check_noop(
+        """
+        import os
+        import tensorflow as tf
+        tf.random.set_seed(0)
+
+        def train():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            tf.config.experimental.enable_op_determinism()
+        """
+    )
+
+
+def test_existing_call_elsewhere_does_not_cover_a_function_request():
+    result = migrate(
+        """
+        import os
+        import tensorflow as tf
+        tf.random.set_seed(0)
+
+        def other():
+            tf.config.experimental.enable_op_determinism()
+
+        def train():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """
+    )
+    assert result.new.count("enable_op_determinism()") == 2
+    assert "    os.environ['TF_DETERMINISTIC_OPS'] = '1'\n    tf.config.experimental.enable_op_determinism()\n" in result.new
+
+
+def test_cell_marker_agrees_with_the_notebook_module():
+    from tf_repro_migrate.notebook import CELL_MARK
+    from tf_repro_migrate.rules.op_determinism import _CELL_MARK
+
+    assert _CELL_MARK.match(CELL_MARK.format(12))
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": textwrap.dedent(c).lstrip("\n").splitlines(keepends=True)} for c in cells],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }, indent=1) + "\n"
+
+
+TEACHING_NOTEBOOK = (
+    """
+    import numpy as np
+    import tensorflow as tf
+    from keras import backend as K
+    tf.set_random_seed(7)
+    """,
+    """
+    # demo: a single-threaded session
+    conf = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    K.set_session(tf.Session(config=conf))
+    """,
+    """
+    print(tf.config.threading.get_intra_op_parallelism_threads())
+    """,
+)
+
+
+def test_notebook_request_stays_in_its_cell():
+    from tf_repro_migrate.context import Options
+    from tf_repro_migrate.notebook import migrate_notebook, read_cells
+
+    result = migrate_notebook(_notebook(*TEACHING_NOTEBOOK), Options())
+    cells = {c.index: c.text for c in read_cells(result.new_json)}
+    assert cells[1] == "import numpy as np\nimport tensorflow as tf\ntf.random.set_seed(7)\n"
+    assert cells[2] == (
+        "# demo: a single-threaded session\n"
+        "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
+        "tf.config.threading.set_inter_op_parallelism_threads(1)\n"
+        "tf.config.experimental.enable_op_determinism()\n"
+    )
+    assert [f.cell for f in result.findings if f.code == "TRM005"] == [2]
+
+
+def test_notebook_seed_in_the_same_cell_comes_first():
+    from tf_repro_migrate.context import Options
+    from tf_repro_migrate.notebook import migrate_notebook, read_cells
+
+    result = migrate_notebook(_notebook(
+        "import os\nos.environ['TF_DETERMINISTIC_OPS'] = '1'\n",
+        "import tensorflow as tf\n",
+        "os.environ['TF_CUDNN_DETERMINISTIC'] = '1'\ntf.random.set_seed(3)\nx = 1\n",
+    ), Options())
+    cells = {c.index: c.text for c in read_cells(result.new_json)}
+    # cell 1 asked before its TensorFlow import: the call stays in cell 1, with the import it needs
+    assert cells[1] == ("import os\nos.environ['TF_DETERMINISTIC_OPS'] = '1'\nimport tensorflow as tf\n"
+                        "tf.config.experimental.enable_op_determinism()\n")
+    assert cells[3] == ("os.environ['TF_CUDNN_DETERMINISTIC'] = '1'\ntf.random.set_seed(3)\n"
+                        "tf.config.experimental.enable_op_determinism()\nx = 1\n")
+
+
+# -- executed under TF 2.x ------------------------------------------------------------------------
+
+# TF has no public reader of the flag; tensorflow.python.framework.config holds it.
+STATE = ("from tensorflow.python.framework import config as _c\n"
+         "print('STATE', _c.is_op_determinism_enabled(), "
+         "tf.config.threading.get_intra_op_parallelism_threads(), "
+         "tf.config.threading.get_inter_op_parallelism_threads())\n")
+
+
+def run_tf(code: str, tmp_path, *args: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter under the installed TF; the STATE lines it printed."""
+    pytest.importorskip("tensorflow")
+    script = tmp_path / "migrated.py"
+    script.write_text(code)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+    proc = subprocess.run([sys.executable, str(script), *args], check=False, cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [line for line in proc.stdout.splitlines() if line.startswith("STATE")]
+
+
+def test_executed_conditional_request(tmp_path):
+    new = migrate(
+        """
+        import os, sys
+        import tensorflow as tf
+        tf.set_random_seed(1)
+        if '--deterministic' in sys.argv:
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """
+    ).new + STATE
+    assert run_tf(new, tmp_path, "--deterministic") == ["STATE True 0 0"]
+    assert run_tf(new, tmp_path) == ["STATE False 0 0"]
+
+
+def test_executed_function_request_and_seeding_helper(tmp_path):
+    new = migrate(
+        """
+        import os
+        import tensorflow as tf
+
+        def seed_everything(s):
+            tf.set_random_seed(s)
+
+        def make_deterministic():
+            seed_everything(1)
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """
+    ).new
+    script = new + "seed_everything(2)\n" + STATE + "make_deterministic()\n" + STATE
+    assert run_tf(script, tmp_path) == ["STATE False 0 0", "STATE True 0 0"]
+
+
+def test_executed_notebook_cells_in_order(tmp_path):
+    from tf_repro_migrate.context import Options
+    from tf_repro_migrate.notebook import migrate_notebook, read_cells
+
+    result = migrate_notebook(_notebook(*TEACHING_NOTEBOOK), Options())
+    cells = [c.text for c in read_cells(result.new_json)]
+    # the cells as a kernel runs them, the state read back after each one
+    assert run_tf("".join(c + STATE for c in cells), tmp_path) == [
+        "STATE False 0 0", "STATE True 1 1", "STATE True 1 1"]
