@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
+from libcst.metadata import BaseAssignment
 
 from tf_repro_migrate.analysis import GET_SESSION, SET_SESSION
 from tf_repro_migrate.context import Context
@@ -57,11 +58,10 @@ class Setup:
         return not self.problems
 
     def single_threaded(self) -> bool:
+        """intra = inter = 1: the Keras FAQ's way to get repeatable results."""
         values = {f.path: f.value for f in self.fields}
-        return all(
-            isinstance(values.get(k), cst.Integer) and values[k].value == "1"  # type: ignore[union-attr]
-            for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")
-        )
+        wanted = [values.get(k) for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")]
+        return all(isinstance(v, cst.Integer) and v.value == "1" for v in wanted)
 
 
 @dataclass
@@ -91,15 +91,79 @@ def _single_name_assign(ctx: Context, call: cst.Call) -> tuple[cst.CSTNode, str]
     return None
 
 
-def _references(ctx: Context, unit: cst.CSTNode, name: str) -> list[cst.Name] | None:
-    """Every read of ``name`` in the scope where ``unit`` binds it (None if ambiguous)."""
-    scope = ctx.scopes.get(unit)
+@dataclass
+class _Uses:
+    """The reads of one binding: ``own`` can only mean it; ``shared`` may also mean
+    another binding of the same name (``x = a`` in one branch, ``x = b`` in the other)."""
+
+    own: list[cst.Name]
+    shared: list[cst.Name]
+
+
+def _binding(ctx: Context, target: cst.Name) -> BaseAssignment | None:
+    """The scope analysis' assignment made by the target name ``target``."""
+    scope = ctx.scopes.get(target)
     if scope is None:
         return None
-    assignments = list(scope[name])
-    if len(assignments) != 1:
+    for assignment in scope.assignments[target.value]:
+        if getattr(assignment, "node", None) is target:
+            return assignment
+    return None
+
+
+def _uses(ctx: Context, unit: cst.CSTNode, name: str) -> _Uses | None:
+    """The reads of the binding ``name = ...`` made by ``unit``, in source order.
+
+    Uses belong to the binding they refer to, not to every binding of the name: libcst
+    also lists under a module-level assignment a read inside a function that binds the
+    same name itself, so each read is kept only when the binding is among its referents."""
+    target = unit.targets[0].target if isinstance(unit, cst.Assign) else None
+    assignment = _binding(ctx, target) if isinstance(target, cst.Name) and target.value == name else None
+    if assignment is None:
         return None
-    return [access.node for access in assignments[0].references if isinstance(access.node, cst.Name)]
+    own: list[cst.Name] = []
+    shared: list[cst.Name] = []
+    for access in assignment.references:
+        if not isinstance(access.node, cst.Name) or assignment not in access.referents:
+            continue
+        (own if len(access.referents) == 1 else shared).append(access.node)
+    own.sort(key=ctx.sort_key)
+    shared.sort(key=ctx.sort_key)
+    return _Uses(own, shared)
+
+
+def _node_of(assignment: BaseAssignment) -> cst.CSTNode | None:
+    """The node that makes a binding (builtins have none)."""
+    node = getattr(assignment, "node", None)
+    return node if isinstance(node, cst.CSTNode) else None
+
+
+def _referents(ctx: Context, name: cst.Name) -> list[BaseAssignment] | None:
+    """The bindings a read of ``name`` may refer to, in source order (None: not a read we know)."""
+    scope = ctx.scopes.get(name)
+    if scope is None:
+        return None
+    for access in scope.accesses[name.value]:
+        if access.node is name:
+            found = list(access.referents)
+            found.sort(key=lambda a: ctx.sort_key(node) if (node := _node_of(a)) is not None else (0, 0))
+            return found
+    return None
+
+
+def _assigned_call(ctx: Context, assignment: BaseAssignment, names: tuple[str, ...]) -> cst.Assign | None:
+    """The ``name = <call to one of names>(...)`` statement that makes ``assignment``."""
+    node = getattr(assignment, "node", None)
+    target = ctx.parents.get(node) if node is not None else None
+    stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
+    if (
+        isinstance(stmt, cst.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.value, cst.Call)
+        and ctx.matches(stmt.value.func, names)
+    ):
+        return stmt
+    return None
 
 
 def _declared_global(ctx: Context, unit: cst.CSTNode, name: str) -> bool:
@@ -165,6 +229,9 @@ class _Analyser:
         for config in ctx.calls_to(CONFIG_PROTO):
             if any(s.config is config for s in setups):
                 continue
+            if config in by_config:  # one of several bindings a session may get
+                setups.append(by_config[config])
+                continue
             problems: list[str] = ["the config is not passed to a session in this file"]
             setup = self._config_setup(config, by_config, problems) or Setup(config=config, config_unit=None)
             setup.problems.extend(p for p in problems if p not in setup.problems)
@@ -200,13 +267,16 @@ class _Analyser:
         if _declared_global(ctx, unit, name):
             problems.append(f"`{name}` is a global or nonlocal name other code may read")
             return unit, [], []
-        refs = _references(ctx, unit, name)
-        if refs is None:
-            problems.append(f"`{name}` is bound more than once")
+        uses = _uses(ctx, unit, name)
+        if uses is None:
+            problems.append(f"`{name}` is not a binding the analysis can follow")
             return unit, [], []
+        for ref in uses.shared:
+            line = ctx.positions[ref].start.line
+            problems.append(f"`{name}` is bound more than once and line {line} may use either binding")
         set_units: list[cst.CSTNode] = []
         set_calls: list[cst.Call] = []
-        for ref in refs:
+        for ref in uses.own:
             arg = ctx.parents.get(ref)
             call = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
             if (
@@ -243,14 +313,22 @@ class _Analyser:
             if assigned is not None:
                 config_unit, name = assigned
         elif isinstance(expr, cst.Name):
-            for assignment in ctx.scopes[expr][expr.value] if ctx.scopes.get(expr) else []:
-                node = getattr(assignment, "node", None)
-                target = ctx.parents.get(node) if node is not None else None
-                stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
-                if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call) and ctx.matches(
-                    stmt.value.func, CONFIG_PROTO
-                ):
-                    config, config_unit, name = stmt.value, stmt, expr.value
+            referents = _referents(ctx, expr) or []
+            assigns = [a for a in (_assigned_call(ctx, r, CONFIG_PROTO) for r in referents) if a is not None]
+            if len(referents) == 1 and assigns:
+                config, config_unit, name = assigns[0].value, assigns[0], expr.value  # type: ignore[assignment]
+            elif len(referents) > 1:
+                # Each binding is its own set-up; none of them can be dropped for a session
+                # that may get either.
+                lines = ", ".join(str(ctx.positions[node].start.line) for r in referents
+                                  if (node := _node_of(r)) is not None)
+                problem = f"`{expr.value}` may be any of its bindings (lines {lines}) where the session uses it"
+                problems.append(problem)
+                for assign in assigns:
+                    other = self._config_setup(assign.value, by_config, [])
+                    if other is not None and problem not in other.problems:
+                        other.problems.insert(0, problem)
+                return None
         if config is None:
             problems.append("the config comes from elsewhere")
             return None
@@ -282,28 +360,28 @@ class _Analyser:
             setup.gpu_options.append((value, None))
             self._constructor_fields(value, "gpu_options.", setup.config_unit or ctx.unit_of(value), setup)
             return
-        if isinstance(value, cst.Name) and ctx.scopes.get(value) is not None:
-            for assignment in ctx.scopes[value][value.value]:
-                node = getattr(assignment, "node", None)
-                target = ctx.parents.get(node) if node is not None else None
-                stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
-                if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call) and ctx.matches(
-                    stmt.value.func, GPU_OPTIONS
-                ):
-                    setup.gpu_options.append((stmt.value, stmt))
-                    self._constructor_fields(stmt.value, "gpu_options.", stmt, setup)
-                    self._mutations(stmt, value.value, "gpu_options.", setup, passes_as="gpu_options")
-                    return
+        if isinstance(value, cst.Name):
+            referents = _referents(ctx, value) or []
+            stmt = _assigned_call(ctx, referents[0], GPU_OPTIONS) if len(referents) == 1 else None
+            if stmt is not None:
+                assert isinstance(stmt.value, cst.Call)
+                setup.gpu_options.append((stmt.value, stmt))
+                self._constructor_fields(stmt.value, "gpu_options.", stmt, setup)
+                self._mutations(stmt, value.value, "gpu_options.", setup, passes_as="gpu_options")
+                return
         setup.problems.append("the GPU options come from elsewhere")
 
     def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str) -> None:
         """Record ``name.a.b = v`` statements; any other use of ``name`` is a problem."""
         ctx = self.ctx
-        refs = _references(ctx, unit, name)
-        if refs is None:
-            setup.problems.append(f"`{name}` is bound more than once")
+        uses = _uses(ctx, unit, name)
+        if uses is None:
+            setup.problems.append(f"`{name}` is not a binding the analysis can follow")
             return
-        for ref in refs:
+        for ref in uses.shared:
+            line = ctx.positions[ref].start.line
+            setup.problems.append(f"`{name}` is bound more than once and line {line} may use either binding")
+        for ref in uses.own:
             parent = ctx.parents.get(ref)
             if isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == passes_as:
                 call = ctx.parents.get(parent)

@@ -403,8 +403,9 @@ STATE = ("from tensorflow.python.framework import config as _c\n"
          "tf.config.threading.get_inter_op_parallelism_threads())\n")
 
 
-def run_tf(code: str, tmp_path, *args: str) -> list[str]:
-    """Run ``code`` in a fresh interpreter under the installed TF; the STATE lines it printed."""
+def run_tf(code: str, tmp_path, *args: str, prefix: str = "STATE") -> list[str]:
+    """Run ``code`` in a fresh interpreter under the installed TF; the lines it printed
+    that start with ``prefix``."""
     pytest.importorskip("tensorflow")
     script = tmp_path / "migrated.py"
     script.write_text(code)
@@ -412,7 +413,7 @@ def run_tf(code: str, tmp_path, *args: str) -> list[str]:
     proc = subprocess.run([sys.executable, str(script), *args], check=False, cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return [line for line in proc.stdout.splitlines() if line.startswith("STATE")]
+    return [line for line in proc.stdout.splitlines() if line.startswith(prefix)]
 
 
 def test_executed_conditional_request(tmp_path):

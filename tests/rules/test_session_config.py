@@ -1,8 +1,11 @@
 """TRM003: ConfigProto / GPUOptions fields -> tf.config calls where the config was built."""
 
+import textwrap
+
 import pytest
 
 from helpers import check_noop, check_transformed, codes, migrate
+from rules.test_op_determinism import run_tf
 
 
 def test_thread_counts_become_threading_calls_in_place():
@@ -180,4 +183,147 @@ def test_project_class_called_configproto_is_not_touched():
         from myproject.config import ConfigProto
         cfg = ConfigProto(intra_op_parallelism_threads=1)
         """
+    )
+
+
+# -- each binding is its own set-up (issue "Faithful on real code", section 5) ----------------
+
+SHADOWED_CONFIG = """
+    import tensorflow as tf
+    from keras import backend as K
+    config = tf.ConfigProto()
+    config.gpu_options.allow_growth = True
+    K.set_session(tf.Session(config=config))
+
+    def make(gpu):
+        if gpu:
+            config = tf.ConfigProto()
+            config.gpu_options.visible_device_list = gpu
+        else:
+            config = tf.ConfigProto(device_count={'GPU': 0})
+        sess = tf.Session(config=config)
+        return sess
+    """
+
+SHADOWED_CONFIG_OUT = """
+    import tensorflow as tf
+    for gpu in tf.config.list_physical_devices('GPU'):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+    def make(gpu):
+        if gpu:
+            config = tf.compat.v1.ConfigProto()
+            config.gpu_options.visible_device_list = gpu
+        else:
+            config = tf.compat.v1.ConfigProto(device_count={'GPU': 0})
+        sess = tf.compat.v1.Session(config=config)
+        return sess
+    """
+
+
+def test_function_rebinding_the_name_does_not_credit_its_mutations_to_the_module_binding():
+    result = check_transformed(SHADOWED_CONFIG, SHADOWED_CONFIG_OUT)
+    module_level = [f for f in result.findings if f.line in (3, 5)]
+    assert [(f.code, f.safety.value) for f in module_level] == [("TRM003", "safe"), ("TRM004", "safe")]
+    assert "visible_device_list" not in module_level[0].message
+    kept = [f.message for f in result.findings if f.code == "TRM003" and f.line in (9, 12)]
+    assert len(kept) == 2 and all("may be any of its bindings (lines 9, 12)" in m for m in kept)
+
+
+def test_unsafe_fixes_keep_the_pin_of_a_config_passed_to_a_kept_session():
+    result = migrate(SHADOWED_CONFIG, unsafe_fixes=True)
+    assert result.new == textwrap.dedent(SHADOWED_CONFIG_OUT).lstrip("\n")
+
+
+def test_executed_shadowed_config(tmp_path):
+    new = migrate(SHADOWED_CONFIG).new
+    out = run_tf(new + "print('SESSIONS', type(make(None)).__name__, type(make('0')).__name__)\n", tmp_path,
+                 prefix="SESSIONS")
+    assert out == ["SESSIONS Session Session"]
+
+
+def test_mutation_after_branches_belongs_to_both_bindings_and_holds_both_back():
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        if cpu:
+            cfg = tf.ConfigProto(device_count={'GPU': 0})
+        else:
+            cfg = tf.ConfigProto()
+        cfg.allow_soft_placement = True
+        K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        if cpu:
+            cfg = tf.compat.v1.ConfigProto(device_count={'GPU': 0})
+        else:
+            cfg = tf.compat.v1.ConfigProto()
+        cfg.allow_soft_placement = True
+        K.set_session(tf.compat.v1.Session(config=cfg))
+        """,
+    )
+    assert "TRM004" in codes(result, "manual")
+    assert any("may be any of its bindings (lines 4, 6)" in f.message for f in result.findings)
+
+
+def test_two_functions_with_the_same_config_name_are_two_setups():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+
+        def cpu():
+            cfg = tf.ConfigProto(intra_op_parallelism_threads=2)
+            K.set_session(tf.Session(config=cfg))
+
+        def gpu():
+            cfg = tf.ConfigProto()
+            cfg.gpu_options.allow_growth = True
+            K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+
+        def cpu():
+            tf.config.threading.set_intra_op_parallelism_threads(2)
+
+        def gpu():
+            for _gpu in tf.config.list_physical_devices('GPU'):
+                tf.config.experimental.set_memory_growth(_gpu, True)
+        """,
+    )
+
+
+def test_gpu_options_bound_in_a_function_do_not_feed_the_module_config():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        opts = tf.GPUOptions(allow_growth=True)
+        K.set_session(tf.Session(config=tf.ConfigProto(gpu_options=opts)))
+
+        def other(x):
+            if x:
+                opts = tf.GPUOptions(per_process_gpu_memory_fraction=0.5)
+                opts.allow_growth = False
+            else:
+                opts = None
+            return opts
+        """,
+        """
+        import tensorflow as tf
+        for gpu in tf.config.list_physical_devices('GPU'):
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+        def other(x):
+            if x:
+                opts = tf.GPUOptions(per_process_gpu_memory_fraction=0.5)
+                opts.allow_growth = False
+            else:
+                opts = None
+            return opts
+        """,
     )
