@@ -165,7 +165,7 @@ class SessionConfig(Rule):
             legacy = names & {"tensorflow.ConfigProto", "tensorflow.GPUOptions"}
             if legacy and not compat_v1_fallback(names):
                 tf = ctx.tf_name(call, edits)
-                attr = next(iter(legacy)).rsplit(".", 1)[1]
+                attr = min(legacy).rsplit(".", 1)[1]  # a set: min() keeps the output stable
                 edits.append(ReplaceNode(call.func, cst.parse_expression(f"{tf}.compat.v1.{attr}")))
         if edits:
             ctx.report(

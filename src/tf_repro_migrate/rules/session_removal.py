@@ -85,7 +85,7 @@ class SessionRemoval(Rule):
             legacy = names & set(_LEGACY_SESSIONS)
             if legacy and not compat_v1_fallback(names):
                 tf = ctx.tf_name(session, edits)
-                name = _LEGACY_SESSIONS[next(iter(legacy))]
+                name = _LEGACY_SESSIONS[min(legacy)]  # a set: min() keeps the output stable
                 edits.append(ReplaceNode(session.func, cst.parse_expression(f"{tf}.compat.v1.{name}")))
         if edits:
             ctx.report(
