@@ -3,8 +3,8 @@
 import textwrap
 
 import pytest
-
 from helpers import check_noop, check_transformed, codes, migrate
+
 from rules.test_op_determinism import run_tf
 
 
@@ -115,7 +115,7 @@ def test_loop_variable_does_not_shadow_a_user_name():
     "field, value",
     [
         ("per_process_gpu_memory_fraction", "0.4"),
-        ("visible_device_list", "'0'"),
+        ("experimental.use_unified_memory", "True"),
     ],
 )
 def test_gpu_fields_without_tf2_form_hold_the_rewrite_back(field, value):
@@ -131,7 +131,7 @@ def test_gpu_fields_without_tf2_form_hold_the_rewrite_back(field, value):
     assert codes(result, "manual") == ["TRM003"]
     assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM004"]
     assert result.held_back == 2
-    manual = [f for f in result.findings if f.safety.value == "manual"][0]
+    manual = next(f for f in result.findings if f.safety.value == "manual")
     assert field in manual.message and "no faithful TF2 form" in manual.message
 
 
@@ -327,3 +327,166 @@ def test_gpu_options_bound_in_a_function_do_not_feed_the_module_config():
             return opts
         """,
     )
+
+
+# -- GPU selection: visible_device_list (issue "Cover the shapes real code takes", section 1) --
+
+
+def test_horovod_pinning_becomes_visible_devices_with_memory_growth():
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        import horovod.keras as hvd
+        from keras import backend as K
+        hvd.init()
+        conf = tf.ConfigProto()
+        conf.gpu_options.allow_growth = True
+        conf.gpu_options.visible_device_list = str(hvd.local_rank())
+        K.set_session(tf.Session(config=conf))
+        """,
+        """
+        import tensorflow as tf
+        import horovod.keras as hvd
+        hvd.init()
+        gpus = tf.config.list_physical_devices('GPU')
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        if gpus:
+            tf.config.set_visible_devices([gpus[int(i)] for i in str(hvd.local_rank()).split(',')], 'GPU')
+        """,
+    )
+    assert [(f.code, f.safety.value) for f in result.findings] == [("TRM003", "safe"), ("TRM004", "safe")]
+    assert "gpu_options.visible_device_list" in result.findings[0].message
+
+
+@pytest.mark.parametrize(
+    "value, listed",
+    [
+        ("'0'", "'0'"),
+        ('"0,1"', '"0,1"'),
+        ("args.gpu", "str(args.gpu)"),
+        ("str(rank)", "str(rank)"),
+        ("','.join(map(str, ids))", "','.join(map(str, ids))"),
+        ("f'{rank}'", "f'{rank}'"),
+        ("rank % 4", "str(rank % 4)"),
+    ],
+)
+def test_the_device_list_expression_is_kept_verbatim(value, listed):
+    check_transformed(
+        f"""
+        import tensorflow as tf
+        from keras import backend as K
+        K.set_session(tf.Session(config=tf.ConfigProto(gpu_options=tf.GPUOptions(visible_device_list={value}))))
+        """,
+        f"""
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices('GPU')
+        if gpus:
+            tf.config.set_visible_devices([gpus[int(i)] for i in {listed}.split(',')], 'GPU')
+        """,
+    )
+
+
+def test_pin_in_a_branch_stays_in_the_branch_and_binds_its_own_list():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+
+        def setup(args):
+            cfg = tf.ConfigProto()
+            cfg.gpu_options.allow_growth = True
+            if args.gpu is not None:
+                cfg.gpu_options.visible_device_list = args.gpu
+            K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+
+        def setup(args):
+            for gpu in tf.config.list_physical_devices('GPU'):
+                tf.config.experimental.set_memory_growth(gpu, True)
+            if args.gpu is not None:
+                gpus = tf.config.list_physical_devices('GPU')
+                if gpus:
+                    tf.config.set_visible_devices([gpus[int(i)] for i in str(args.gpu).split(',')], 'GPU')
+        """,
+    )
+
+
+def test_gpu_list_name_does_not_shadow_a_user_name():
+    result = migrate(
+        """
+        import tensorflow as tf
+        gpus = 4
+        cfg = tf.ConfigProto()
+        cfg.gpu_options.visible_device_list = '0'
+        sess = tf.Session(config=cfg)
+        """
+    )
+    assert "_gpus = tf.config.list_physical_devices('GPU')\nif _gpus:\n" in result.new
+    assert "gpus = 4" in result.new
+
+
+def test_pin_in_a_one_line_suite_is_held_back():
+    result = check_noop(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto()
+        if rank: cfg.gpu_options.visible_device_list = str(rank)
+        K.set_session(tf.Session(config=cfg))
+        """
+    )
+    assert "one-line suite" in next(f.message for f in result.findings if f.safety.value == "manual")
+
+
+def test_pin_of_a_kept_graph_mode_session_is_kept():
+    check_transformed(
+        """
+        import tensorflow as tf
+        cfg = tf.ConfigProto()
+        cfg.gpu_options.visible_device_list = str(rank)
+        sess = tf.Session(config=cfg)
+        sess.run(op)
+        """,
+        """
+        import tensorflow as tf
+        cfg = tf.compat.v1.ConfigProto()
+        cfg.gpu_options.visible_device_list = str(rank)
+        sess = tf.compat.v1.Session(config=cfg)
+        sess.run(op)
+        """,
+    )
+
+
+def test_project_object_with_a_visible_device_list_is_not_touched():
+    check_noop(
+        """
+        from myproject.options import DeviceOptions
+        opts = DeviceOptions()
+        opts.gpu_options.visible_device_list = '0'
+        """
+    )
+
+
+PINNED = """
+    import os
+    import tensorflow as tf
+    from keras import backend as K
+    rank = int(os.environ.get('LOCAL_RANK', '0'))
+    conf = tf.ConfigProto()
+    conf.gpu_options.allow_growth = True
+    conf.gpu_options.visible_device_list = str(rank)
+    if os.environ.get('TWO_GPUS'):
+        conf.gpu_options.visible_device_list = '0,1'
+    K.set_session(tf.Session(config=conf))
+    """
+
+
+def test_executed_pinning_runs_cleanly_without_gpus(tmp_path):
+    new = migrate(PINNED).new
+    assert "visible_device_list" not in new and "Session" not in new
+    probe = ("print('GPUS', tf.config.list_physical_devices('GPU'), tf.config.get_visible_devices('GPU'), "
+             "len(tf.config.get_visible_devices('CPU')), float(tf.reduce_sum(tf.ones([3]))))\n")
+    assert run_tf(new + probe, tmp_path, prefix="GPUS") == ["GPUS [] [] 1 3.0"]

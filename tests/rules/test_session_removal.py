@@ -1,7 +1,6 @@
 """TRM004: remove sessions whose only use is set_session; keep graph-mode sessions."""
 
 import pytest
-
 from helpers import check_noop, check_transformed, codes, migrate
 
 SET_SESSION_SPELLINGS = [
@@ -192,7 +191,7 @@ def test_option_set_in_a_one_line_suite_holds_back_config_and_session_together()
         """
     )
     assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM004"]
-    assert "one-line suite" in [f for f in result.findings if f.safety.value == "manual"][0].message
+    assert "one-line suite" in next(f for f in result.findings if f.safety.value == "manual").message
 
 
 def test_import_error_shim_with_a_compat_v1_fallback_is_not_renamed():
