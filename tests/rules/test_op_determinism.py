@@ -457,3 +457,48 @@ def test_executed_notebook_cells_in_order(tmp_path):
     # the cells as a kernel runs them, the state read back after each one
     assert run_tf("".join(c + STATE for c in cells), tmp_path) == [
         "STATE False 0 0", "STATE True 1 1", "STATE True 1 1"]
+
+
+CONDITIONAL_BEFORE_IMPORT = """
+    import os, sys
+    if '--deterministic' in sys.argv:
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+    import tensorflow as tf
+    tf.set_random_seed(1)
+    """
+
+
+def test_conditional_request_above_the_tf_import_imports_it_in_the_branch():
+    check_transformed(
+        CONDITIONAL_BEFORE_IMPORT,
+        """
+        import os, sys
+        if '--deterministic' in sys.argv:
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+            import tensorflow as tf
+            tf.config.experimental.enable_op_determinism()
+        import tensorflow as tf
+        tf.random.set_seed(1)
+        """,
+    )
+
+
+def test_executed_conditional_request_above_the_tf_import(tmp_path):
+    new = migrate(CONDITIONAL_BEFORE_IMPORT).new + STATE
+    assert run_tf(new, tmp_path, "--deterministic") == ["STATE True 0 0"]
+    assert run_tf(new, tmp_path) == ["STATE False 0 0"]
+
+
+def test_request_above_import_time_env_settings_is_held_back():
+    source = """
+        import os, sys
+        if '--deterministic' in sys.argv:
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+        import tensorflow as tf
+        tf.set_random_seed(1)
+        """
+    result = migrate(source)
+    assert "enable_op_determinism" not in result.new
+    finding = next(f for f in result.findings if f.code == "TRM005")
+    assert finding.safety.value == "unsafe" and "line 4" in finding.message

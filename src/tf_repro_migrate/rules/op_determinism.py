@@ -140,6 +140,20 @@ def _covers(ctx: Context, outer: cst.CSTNode, outer_cell: int | None, unit: cst.
     return False
 
 
+def _env_read_at_import(ctx: Context, anchor: cst.CSTNode, tf: str) -> int | None:
+    """The line of an ``os.environ`` write that runs after ``anchor`` but before the file's
+    own ``import tensorflow``: an import added at ``anchor`` would run before it."""
+    scope = ctx.scopes.get(anchor)
+    bound = [getattr(a, "node", None) for a in (scope[tf] if scope is not None and tf in scope else ())]
+    imports = [node for node in bound if isinstance(node, (cst.Import, cst.ImportFrom))]
+    if not imports:
+        return None
+    start, end = ctx.sort_key(anchor), min(ctx.sort_key(i) for i in imports)
+    lines = [ctx.sort_key(w.node) for w in env_writes(ctx)]
+    between = sorted(k for k in lines if start < k < end)
+    return between[0][0] if between else None
+
+
 class OpDeterminism(Rule):
     code = "TRM005"
     name = "op-determinism"
@@ -181,10 +195,17 @@ class OpDeterminism(Rule):
                 continue
             anchor, after_seed = self._anchor(ctx, request, seeds)
             tf = ctx.tf_name(anchor, edits)
-            lines = [*ctx.tf_prelude(anchor, tf), f"{tf}.config.experimental.enable_op_determinism()"]
+            prelude = ctx.tf_prelude(anchor, tf)
+            lines = [*prelude, f"{tf}.config.experimental.enable_op_determinism()"]
             edits.append(InsertAfter(anchor, [statement(line + "\n", ctx.module) for line in lines]))
             where = "after the seed" if after_seed else "where it was requested"
-            if seeds:
+            early_env = _env_read_at_import(ctx, anchor, tf) if prelude else None
+            if early_env is not None:
+                message = (f"determinism requested ({what}) -> enable_op_determinism() {where}, which needs "
+                           f"TensorFlow imported there: above the os.environ setting on line {early_env} that "
+                           "TensorFlow reads when it is imported; move the request below `import tensorflow`")
+                safety = Safety.UNSAFE
+            elif seeds:
                 message = f"determinism requested ({what}) -> tf.config.experimental.enable_op_determinism() {where}"
                 safety = Safety.SAFE
             else:
