@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import BaseAssignment
+from libcst.metadata import Access, BaseAssignment
 
 from tf_repro_migrate.analysis import GET_SESSION, SET_SESSION
 from tf_repro_migrate.context import Context
@@ -111,12 +111,72 @@ def _binding(ctx: Context, target: cst.Name) -> BaseAssignment | None:
     return None
 
 
+_SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def _position(ctx: Context, assignment: BaseAssignment) -> tuple[int, int]:
+    node = _node_of(assignment)
+    return ctx.sort_key(node) if node is not None else (0, 0)
+
+
+def _overwrites(ctx: Context, assignment: BaseAssignment) -> cst.CSTNode | None:
+    """The statement unit of a binding that always happens when its statement runs
+    (``x = ...``, ``x: T = ...``, ``x += ...``, an import), else None."""
+    node = _node_of(assignment)
+    if node is None:
+        return None
+    if isinstance(node, (cst.Import, cst.ImportFrom)):
+        return node
+    parent = ctx.parents.get(node)
+    if isinstance(parent, cst.AssignTarget):
+        return ctx.parents.get(parent)
+    if isinstance(parent, cst.AnnAssign) and parent.target is node and parent.value is not None:
+        return parent
+    if isinstance(parent, cst.AugAssign) and parent.target is node:
+        return parent
+    return None
+
+
+def _live(ctx: Context, access: Access) -> list[BaseAssignment]:
+    """The bindings a read may see, in source order.
+
+    libcst's referents of a read are every binding of the name in its scope that comes
+    before it in the source, whatever the flow. A binding statement that always runs
+    before the read (in the read's block or an enclosing one of the same scope, earlier
+    in it) overwrites every binding located before it, so those are left out: after
+    ``cfg = ConfigProto()`` ... ``cfg = 1234``, a later read of ``cfg`` is the number."""
+    referents = sorted(access.referents, key=lambda a: _position(ctx, a))
+    if len(referents) < 2:
+        return referents
+    # The read's statement unit in each block that holds it, up to its scope's boundary.
+    holders: dict[int, cst.CSTNode] = {}
+    current: cst.CSTNode | None = access.node
+    while current is not None and not isinstance(current, _SCOPE_NODES):
+        parent = ctx.parents.get(current)
+        if isinstance(parent, (cst.Module, cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine)):
+            held = ctx.unit_of(current)
+            holders.setdefault(id(ctx.block_of(held)), held)
+        current = parent
+    latest: BaseAssignment | None = None
+    for assignment in referents:
+        writer = _overwrites(ctx, assignment)
+        if writer is None or ctx.parents.get(writer) is None:
+            continue
+        holder = holders.get(id(ctx.block_of(writer)))
+        if holder is not None and ctx.sort_key(writer) < ctx.sort_key(holder):
+            latest = assignment
+    if latest is None:
+        return referents
+    return [a for a in referents if _position(ctx, a) >= _position(ctx, latest)]
+
+
 def _uses(ctx: Context, unit: cst.CSTNode, name: str) -> _Uses | None:
     """The reads of the binding ``name = ...`` made by ``unit``, in source order.
 
     Uses belong to the binding they refer to, not to every binding of the name: libcst
     also lists under a module-level assignment a read inside a function that binds the
-    same name itself, so each read is kept only when the binding is among its referents."""
+    same name itself, so each read is kept only when the binding is among the ones it
+    may see (``_live``)."""
     target = unit.targets[0].target if isinstance(unit, cst.Assign) else None
     assignment = _binding(ctx, target) if isinstance(target, cst.Name) and target.value == name else None
     if assignment is None:
@@ -124,9 +184,11 @@ def _uses(ctx: Context, unit: cst.CSTNode, name: str) -> _Uses | None:
     own: list[cst.Name] = []
     shared: list[cst.Name] = []
     for access in assignment.references:
-        if not isinstance(access.node, cst.Name) or assignment not in access.referents:
+        if not isinstance(access.node, cst.Name):
             continue
-        (own if len(access.referents) == 1 else shared).append(access.node)
+        live = _live(ctx, access)
+        if assignment in live:
+            (own if len(live) == 1 else shared).append(access.node)
     own.sort(key=ctx.sort_key)
     shared.sort(key=ctx.sort_key)
     return _Uses(own, shared)
@@ -145,9 +207,7 @@ def _referents(ctx: Context, name: cst.Name) -> list[BaseAssignment] | None:
         return None
     for access in scope.accesses[name.value]:
         if access.node is name:
-            found = list(access.referents)
-            found.sort(key=lambda a: ctx.sort_key(node) if (node := _node_of(a)) is not None else (0, 0))
-            return found
+            return _live(ctx, access)
     return None
 
 

@@ -502,3 +502,72 @@ def test_request_above_import_time_env_settings_is_held_back():
     assert "enable_op_determinism" not in result.new
     finding = next(f for f in result.findings if f.code == "TRM005")
     assert finding.safety.value == "unsafe" and "line 4" in finding.message
+
+
+def test_thread_counts_set_under_a_condition_are_a_conditional_request():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        tf.set_random_seed(1)
+        conf = tf.compat.v1.ConfigProto()
+        if n > 0:
+            conf.intra_op_parallelism_threads = 1
+            conf.inter_op_parallelism_threads = 1
+        K.set_session(tf.compat.v1.Session(config=conf))
+        """,
+        """
+        import tensorflow as tf
+        tf.random.set_seed(1)
+        if n > 0:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+            tf.config.experimental.enable_op_determinism()
+        """,
+    )
+
+
+def test_the_seed_before_the_request_is_preferred_to_a_later_reseed():
+    check_transformed(
+        """
+        import os
+        import tensorflow as tf
+        tf.random.set_seed(1)
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        model = build()
+        tf.random.set_seed(2)
+        """,
+        """
+        import os
+        import tensorflow as tf
+        tf.random.set_seed(1)
+        tf.config.experimental.enable_op_determinism()
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        model = build()
+        tf.random.set_seed(2)
+        """,
+    )
+
+
+def test_seed_in_a_version_shim_puts_the_call_after_the_shim():
+    check_transformed(
+        """
+        import os
+        import tensorflow as tf
+        try:
+            tf.compat.v1.set_random_seed(1234)
+        except AttributeError:
+            tf.set_random_seed(1234)
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """,
+        """
+        import os
+        import tensorflow as tf
+        try:
+            tf.compat.v1.set_random_seed(1234)
+        except AttributeError:
+            tf.set_random_seed(1234)
+        tf.config.experimental.enable_op_determinism()
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """,
+    )

@@ -490,3 +490,60 @@ def test_executed_pinning_runs_cleanly_without_gpus(tmp_path):
     probe = ("print('GPUS', tf.config.list_physical_devices('GPU'), tf.config.get_visible_devices('GPU'), "
              "len(tf.config.get_visible_devices('CPU')), float(tf.reduce_sum(tf.ones([3]))))\n")
     assert run_tf(new + probe, tmp_path, prefix="GPUS") == ["GPUS [] [] 1 3.0"]
+
+
+def test_a_later_rebinding_ends_the_earlier_set_up_so_each_block_converts():
+    # the boilerplate pasted twice: libcst lets the second block's reads see both bindings;
+    # the second `cfg = ...` always runs before them, so they see only it.
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto(intra_op_parallelism_threads=2)
+        sess = tf.Session(config=cfg)
+        K.set_session(sess)
+
+        cfg = tf.ConfigProto()
+        cfg.gpu_options.allow_growth = True
+        sess = tf.Session(config=cfg)
+        K.set_session(sess)
+        """,
+        """
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+
+        for gpu in tf.config.list_physical_devices('GPU'):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        """,
+    )
+
+
+def test_a_config_name_reused_for_a_number_does_not_keep_the_session():
+    result = migrate(
+        """
+        import numpy as np
+        import tensorflow as tf
+        SEED = tf.ConfigProto(allow_soft_placement=True)
+        tf.keras.backend.set_session(tf.Session(config=SEED))
+        SEED = 1234
+        np.random.seed(SEED)
+        """
+    )
+    assert result.new == "import numpy as np\nimport tensorflow as tf\ntf.config.set_soft_device_placement(True)\nSEED = 1234\nnp.random.seed(SEED)\n"
+    assert not codes(result, "manual")
+
+
+def test_a_rebinding_inside_a_branch_does_not_end_the_set_up():
+    result = migrate(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto(allow_soft_placement=True)
+        if small:
+            cfg = tf.ConfigProto(intra_op_parallelism_threads=1)
+        cfg.log_device_placement = True
+        K.set_session(tf.Session(config=cfg))
+        """
+    )
+    assert "TRM004" in codes(result, "manual")
+    assert "tf.compat.v1.Session(config=cfg)" in result.new

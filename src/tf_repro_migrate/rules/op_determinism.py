@@ -51,6 +51,7 @@ TFDETERMINISM_PATCH = ("tfdeterminism.patch", "tfdeterminism.enable_determinism"
 # so importing it here would be circular.
 _CELL_MARK = re.compile(r"^# __tf_repro_migrate_cell_(\d+)__$")
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_THREAD_FIELDS = ("intra_op_parallelism_threads", "inter_op_parallelism_threads")
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,9 @@ class OpDeterminism(Rule):
                 signals.append(_Signal(write.node, write.unit, f"{write.key} set"))
         for setup in analyse(ctx).setups:
             if setup.config is not None and setup.single_threaded():
-                signals.append(_Signal(setup.config, ctx.unit_of(setup.config), "single-threaded ConfigProto"))
+                # The request is made where the thread counts are set (inside `if n > 0:` when so).
+                threads = [f.unit for f in setup.fields if f.path in _THREAD_FIELDS]
+                signals.append(_Signal(setup.config, max(threads, key=ctx.sort_key), "single-threaded ConfigProto"))
         for call in ctx.calls_to(TFDETERMINISM_PATCH):
             unit = ctx.unit_of(call)
             if isinstance(unit, cst.Expr) and unit.value is call:
@@ -232,15 +235,21 @@ class OpDeterminism(Rule):
 
     @staticmethod
     def _anchor(ctx: Context, request: _Request, seeds: list[SeedCall]) -> tuple[cst.CSTNode, bool]:
-        """Where the call goes: after the last TF seed in the request's block (True), else
-        after the last signal, moved past the block's own ``import tensorflow`` (False)."""
+        """Where the call goes: after a TF seed in the request's block (True), else after
+        the last signal, moved past the block's own ``import tensorflow`` (False)."""
         in_block: list[cst.CSTNode] = []
         for seed in seeds:
             unit = _unit_in_block(ctx, seed_place(ctx, seed), request.block)
             if unit is not None and _cell_of(ctx, unit) == request.cell:
                 in_block.append(unit)
         if in_block:
-            return max(in_block, key=ctx.sort_key), True
+            # The seed that set up the request's run: the last one before the request, else
+            # the first one after it (the env var is often set above the imports).
+            start = ctx.sort_key(request.signals[0].unit)
+            before = [u for u in in_block if ctx.sort_key(u) < start]
+            if before:
+                return max(before, key=ctx.sort_key), True
+            return min(in_block, key=ctx.sort_key), True
         units = ctx.block_units(request.block)
         anchor = request.signals[-1].unit
         for unit in units[units.index(anchor) + 1 :]:
