@@ -547,3 +547,21 @@ def test_a_rebinding_inside_a_branch_does_not_end_the_set_up():
     )
     assert "TRM004" in codes(result, "manual")
     assert "tf.compat.v1.Session(config=cfg)" in result.new
+
+
+def test_an_empty_device_list_is_the_default_and_emits_nothing_for_it():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        cfg = tf.ConfigProto()
+        cfg.gpu_options.allow_growth = True
+        cfg.gpu_options.visible_device_list = ''
+        K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        for gpu in tf.config.list_physical_devices('GPU'):
+            tf.config.experimental.set_memory_growth(gpu, True)
+        """,
+    )

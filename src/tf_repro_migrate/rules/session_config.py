@@ -117,6 +117,10 @@ def _device_list(ctx: Context, value: cst.BaseExpression) -> str:
     return f"str({code})"
 
 
+def _empty_string(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.SimpleString) and str(value.evaluated_value).strip() == ""
+
+
 def _translate(
     f: FieldSet, ctx: Context, tf: str, loop_var: str, gpus: GpuList | None
 ) -> tuple[list[str] | None, str]:
@@ -132,6 +136,8 @@ def _translate(
         return [*bind, f"for {loop_var} in {gpus.name}:\n" + growth], ""
     if f.path == "gpu_options.visible_device_list":
         # A comma-separated string of physical GPU indices; TF1 ignored it without GPUs.
+        if _empty_string(f.value):
+            return [], ""  # "" is TF1's default: every GPU stays visible
         name = gpus.name if gpus is not None else "gpus"
         bind = [f"{name} = {listing}"] if gpus is None or gpus.bind else []
         chosen = f"[{name}[int(i)] for i in {_device_list(ctx, f.value)}.split(',')]"
@@ -233,7 +239,7 @@ class SessionConfig(Rule):
         """One ``gpus = tf.config.list_physical_devices('GPU')`` for the GPU fields of a set-up
         that pins devices, when they all land in one block (a field set in an ``if`` branch
         gets its own): the first in execution order binds it, the others reuse it."""
-        fields = [f for f in setup.fields if f.path in _GPU_FIELDS]
+        fields = [f for f in setup.fields if f.path in _GPU_FIELDS and not _empty_string(f.value)]
         pins = [f for f in fields if f.path == "gpu_options.visible_device_list"]
         if not pins:
             return {}
