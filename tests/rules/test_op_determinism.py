@@ -571,3 +571,52 @@ def test_seed_in_a_version_shim_puts_the_call_after_the_shim():
         os.environ['TF_DETERMINISTIC_OPS'] = '1'
         """,
     )
+
+
+def test_tfdeterminism_patch_in_a_function_is_replaced_there():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from tfdeterminism import patch
+        tf.set_random_seed(1)
+
+        def train():
+            patch()
+            fit()
+        """,
+        """
+        import tensorflow as tf
+        tf.random.set_seed(1)
+
+        def train():
+            tf.config.experimental.enable_op_determinism()
+            fit()
+        """,
+    )
+
+
+def test_tfdeterminism_patch_covered_by_a_module_level_request_is_only_removed():
+    result = check_transformed(
+        """
+        import os
+        import tensorflow as tf
+        from tfdeterminism import patch
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        tf.set_random_seed(1)
+
+        def train():
+            patch()
+            fit()
+        """,
+        """
+        import os
+        import tensorflow as tf
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        tf.random.set_seed(1)
+        tf.config.experimental.enable_op_determinism()
+
+        def train():
+            fit()
+        """,
+    )
+    assert any("emitted for the enclosing block" in f.message for f in result.findings)
