@@ -41,10 +41,20 @@ def make(flag):
     elif flag == 2:
         conf = tf.ConfigProto(inter_op_parallelism_threads=2)
     else:
-        conf = tf.ConfigProto()
-    conf.allow_soft_placement = True
-    conf.log_device_placement = False
-    return tf.Session(config=conf)
+        conf = load_config()
+    sess = tf.Session(config=conf)
+    K.set_session(sess)
+
+
+def other(flag):
+    if flag:
+        cfg = tf.ConfigProto()
+    else:
+        cfg = tf.ConfigProto(allow_soft_placement=True)
+    cfg.log_device_placement = True
+    cfg.allow_soft_placement = False
+    cfg.intra_op_parallelism_threads = 2
+    K.set_session(tf.Session(config=cfg))
 '''
 
 
@@ -85,6 +95,7 @@ def test_the_candidate_lines_are_the_first_in_source_order(tree):
     text = out.decode()
     assert "`sess` is used after set-up (line 8)" in text
     assert "`conf` may be any of its bindings (lines 17, 19, 21)" in text
+    assert "`cfg` is bound more than once and line 31 may use either binding" in text
 
 
 def test_a_pool_of_workers_gives_the_same_bytes(tree):

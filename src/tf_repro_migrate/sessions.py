@@ -52,6 +52,10 @@ class Setup:
     set_session_calls: list[cst.Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     anchor: cst.CSTNode | None = None  # where the tf.config calls of inline configs go
+    # A session whose config name has several bindings (``if``/``else``): each binding is
+    # its own set-up; they and the session are converted or kept together.
+    alternatives: list[Setup] = field(default_factory=list)
+    siblings: list[Setup] = field(default_factory=list)  # on an alternative: the others of its session
 
     @property
     def removable(self) -> bool:
@@ -245,10 +249,26 @@ def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
     return None
 
 
+def _share_problems(sessions: list[Setup]) -> None:
+    """A session and the alternative configs it may get are kept if any of them is: give
+    every member of each connected group the problems of all (in a stable order)."""
+    changed = True
+    while changed:
+        changed = False
+        for session in sessions:
+            members = [session, *session.alternatives]
+            union = list(dict.fromkeys(p for m in members for p in m.problems))
+            for member in members:
+                if member.problems != union and set(member.problems) != set(union):
+                    member.problems = union[:]
+                    changed = True
+
+
 class _Analyser:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.get_session_used = bool(ctx.calls_to(GET_SESSION))
+        self._alternatives: list[Setup] = []  # set by _config_setup for the session at hand
 
     def run(self) -> SessionAnalysis:
         ctx = self.ctx
@@ -272,11 +292,15 @@ class _Analyser:
             ):
                 setup_problems.append("the session runs an explicit graph")
             setup = self._config_setup(config_expr, by_config, setup_problems)
+            alternatives, self._alternatives = self._alternatives, []
             if setup is None:
-                setup = Setup(config=None, config_unit=None)
+                setup = Setup(config=None, config_unit=None, alternatives=alternatives)
                 setups.append(setup)
             elif setup not in setups:
                 setups.append(setup)
+            for other in alternatives:
+                if all(other is not s for s in setups):
+                    setups.append(other)
             setup.sessions.append(session)
             if session_unit is not None:
                 setup.session_units.append(session_unit)
@@ -285,6 +309,11 @@ class _Analyser:
             setup.problems.extend(p for p in setup_problems if p not in setup.problems)
             if setup.anchor is None:
                 setup.anchor = session_unit if session_unit is not None else (set_units[0] if set_units else None)
+        grouped = [s for s in setups if s.alternatives]
+        _share_problems(grouped)
+        for group in grouped:
+            for other in group.alternatives:
+                other.siblings.extend(s for s in group.alternatives if s is not other and s not in other.siblings)
         # ConfigProto objects never handed to a session we could see.
         for config in ctx.calls_to(CONFIG_PROTO):
             if any(s.config is config for s in setups):
@@ -377,9 +406,17 @@ class _Analyser:
             assigns = [a for a in (_assigned_call(ctx, r, CONFIG_PROTO) for r in referents) if a is not None]
             if len(referents) == 1 and assigns:
                 config, config_unit, name = assigns[0].value, assigns[0], expr.value  # type: ignore[assignment]
+            elif len(referents) > 1 and len(assigns) == len(referents):
+                # Each binding is its own set-up (converted where it is built); the session
+                # and they are converted or kept together (_share_problems).
+                for assign in assigns:
+                    other = self._config_setup(assign.value, by_config, [])
+                    if other is not None:
+                        self._alternatives.append(other)
+                return None
             elif len(referents) > 1:
-                # Each binding is its own set-up; none of them can be dropped for a session
-                # that may get either.
+                # Not every binding is a config we can see: none of them can be dropped for
+                # a session that may get either.
                 lines = ", ".join(str(ctx.positions[node].start.line) for r in referents
                                   if (node := _node_of(r)) is not None)
                 problem = f"`{expr.value}` may be any of its bindings (lines {lines}) where the session uses it"
@@ -400,6 +437,14 @@ class _Analyser:
         if name is not None and config_unit is not None:
             self._mutations(config_unit, name, "", setup, passes_as="config")
         return setup
+
+    def _passed_as(self, ref: cst.Name, keyword: str) -> bool:
+        """``ref`` is the ``config=`` of a session (or the ``gpu_options=`` of a config)."""
+        parent = self.ctx.parents.get(ref)
+        if isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == keyword:
+            call = self.ctx.parents.get(parent)
+            return isinstance(call, cst.Call) and self.ctx.matches(call.func, SESSIONS + CONFIG_PROTO)
+        return False
 
     def _constructor_fields(self, call: cst.Call, prefix: str, unit: cst.CSTNode, setup: Setup) -> None:
         ctx = self.ctx
@@ -439,14 +484,14 @@ class _Analyser:
             setup.problems.append(f"`{name}` is not a binding the analysis can follow")
             return
         for ref in uses.shared:
+            if self._passed_as(ref, passes_as):
+                continue  # the session that takes one of the alternatives
             line = ctx.positions[ref].start.line
             setup.problems.append(f"`{name}` is bound more than once and line {line} may use either binding")
         for ref in uses.own:
+            if self._passed_as(ref, passes_as):
+                continue
             parent = ctx.parents.get(ref)
-            if isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == passes_as:
-                call = ctx.parents.get(parent)
-                if isinstance(call, cst.Call) and ctx.matches(call.func, SESSIONS + CONFIG_PROTO):
-                    continue
             path: list[str] = []
             node: cst.CSTNode = ref
             while isinstance(parent, cst.Attribute) and parent.value is node:

@@ -227,7 +227,7 @@ def test_function_rebinding_the_name_does_not_credit_its_mutations_to_the_module
     assert [(f.code, f.safety.value) for f in module_level] == [("TRM003", "safe"), ("TRM004", "safe")]
     assert "visible_device_list" not in module_level[0].message
     kept = [f.message for f in result.findings if f.code == "TRM003" and f.line in (9, 12)]
-    assert len(kept) == 2 and all("may be any of its bindings (lines 9, 12)" in m for m in kept)
+    assert len(kept) == 2 and all("`sess` is used after set-up (line 14)" in m for m in kept)
 
 
 def test_unsafe_fixes_keep_the_pin_of_a_config_passed_to_a_kept_session():
@@ -266,7 +266,7 @@ def test_mutation_after_branches_belongs_to_both_bindings_and_holds_both_back():
         """,
     )
     assert "TRM004" in codes(result, "manual")
-    assert any("may be any of its bindings (lines 4, 6)" in f.message for f in result.findings)
+    assert any("line 7 may use either binding" in f.message for f in result.findings)
 
 
 def test_two_functions_with_the_same_config_name_are_two_setups():
@@ -565,3 +565,87 @@ def test_an_empty_device_list_is_the_default_and_emits_nothing_for_it():
             tf.config.experimental.set_memory_growth(gpu, True)
         """,
     )
+
+
+BRANCH_CONFIGS = """
+    import tensorflow as tf
+    from keras import backend as K
+
+    def setup(args):
+        if args.cpu:
+            config = tf.ConfigProto(device_count={'GPU': 0})
+        else:
+            config = tf.ConfigProto()
+            config.gpu_options.allow_growth = True
+            config.gpu_options.visible_device_list = args.gpu
+        K.set_session(tf.Session(config=config))
+    """
+
+
+def test_a_config_bound_in_each_branch_is_converted_in_each_branch():
+    result = check_transformed(
+        BRANCH_CONFIGS,
+        """
+        import tensorflow as tf
+
+        def setup(args):
+            if args.cpu:
+                tf.config.set_visible_devices([], 'GPU')
+            else:
+                gpus = tf.config.list_physical_devices('GPU')
+                for gpu in gpus:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                if gpus:
+                    tf.config.set_visible_devices([gpus[int(i)] for i in str(args.gpu).split(',')], 'GPU')
+        """,
+    )
+    assert [(f.code, f.safety.value) for f in result.findings] == [
+        ("TRM003", "safe"), ("TRM003", "safe"), ("TRM004", "safe")]
+
+
+def test_executed_branch_configs(tmp_path):
+    new = migrate(BRANCH_CONFIGS).new
+    probe = ("class A:\n    cpu = True\n    gpu = '0'\n"
+             "setup(A)\nprint('GPUS', tf.config.get_visible_devices('GPU'))\n"
+             "A.cpu = False\nsetup(A)\nprint('GPUS', tf.config.get_visible_devices('GPU'))\n")
+    assert run_tf(new + probe, tmp_path, prefix="GPUS") == ["GPUS []", "GPUS []"]
+
+
+def test_one_branch_dropping_a_field_holds_back_the_session_with_it():
+    result = check_noop(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        if small:
+            cfg = tf.ConfigProto(gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=0.3))
+        else:
+            cfg = tf.ConfigProto(allow_soft_placement=True)
+        K.set_session(tf.Session(config=cfg))
+        """
+    )
+    assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM003", "TRM004"]
+    assert codes(result, "manual") == ["TRM003"] and not codes(result, "safe")
+
+
+def test_a_branch_binding_that_is_not_a_config_keeps_them_all():
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        if small:
+            cfg = tf.ConfigProto(allow_soft_placement=True)
+        else:
+            cfg = load_config()
+        K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        if small:
+            cfg = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+        else:
+            cfg = load_config()
+        K.set_session(tf.compat.v1.Session(config=cfg))
+        """,
+    )
+    assert any("`cfg` may be any of its bindings (lines 4, 6)" in f.message for f in result.findings)

@@ -225,11 +225,16 @@ class SessionConfig(Rule):
                 lines, prelude_done = ctx.tf_prelude(unit, tf) + lines, True
             new = [statement(line, ctx.module) for line in lines]
             edits.append(InsertAfter(unit, new) if is_inline else ReplaceStatement(unit, new))
-        safety = Safety.UNSAFE if dropped else Safety.SAFE
+        # The session may get another binding whose fields cannot all move: it stays (held
+        # back), so this binding must stay with it.
+        sibling_drops = any(translate(f, ctx, tf, loop_var)[0] is None for s in setup.siblings for f in s.fields)
+        safety = Safety.UNSAFE if dropped or sibling_drops else Safety.SAFE
         names = ", ".join(sorted(set(done))) or "no fields"
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"
         if dropped:
             message += f"; leaves out {', '.join(f.path.rstrip('[]') for f in dropped)} (see the manual findings)"
+        if sibling_drops:
+            message += "; held back with the session, whose other config has options with no TF2 form"
         ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config])
 
     @staticmethod

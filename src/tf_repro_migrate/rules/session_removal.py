@@ -29,7 +29,9 @@ _LEGACY_SESSIONS = {"tensorflow.Session": "Session", "tensorflow.InteractiveSess
 
 
 def _drops_fields(ctx: Context, setup: Setup) -> bool:
-    return any(translate(f, ctx, "tf", "gpu")[0] is None for f in setup.fields)
+    """Some field of the session's config (or of one of the configs it may get) has no TF2 form."""
+    fields = [f for s in (setup, *setup.alternatives) for f in s.fields]
+    return any(translate(f, ctx, "tf", "gpu")[0] is None for f in fields)
 
 
 class SessionRemoval(Rule):
