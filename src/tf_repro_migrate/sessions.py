@@ -39,7 +39,7 @@ class FieldSet:
     node: cst.CSTNode
 
 
-@dataclass
+@dataclass(eq=False)  # identity: set-ups refer to each other (alternatives, siblings)
 class Setup:
     config: cst.Call | None
     config_unit: cst.CSTNode | None  # the `cfg = ConfigProto(...)` statement, when assigned
