@@ -375,6 +375,7 @@ def test_notebook_request_stays_in_its_cell():
         "tf.config.experimental.enable_op_determinism()\n"
     )
     assert [f.cell for f in result.findings if f.code == "TRM005"] == [2]
+    assert migrate_notebook(result.new_json, Options()).new_json == result.new_json
 
 
 def test_notebook_seed_in_the_same_cell_comes_first():
@@ -620,3 +621,27 @@ def test_tfdeterminism_patch_covered_by_a_module_level_request_is_only_removed()
         """,
     )
     assert any("emitted for the enclosing block" in f.message for f in result.findings)
+
+
+def test_the_finding_names_where_the_call_goes():
+    result = migrate(
+        """
+        import os, sys
+        import tensorflow as tf
+        tf.random.set_seed(1)
+
+        def make_deterministic():
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+
+        if '--deterministic' in sys.argv:
+            os.environ['TF_CUDNN_DETERMINISTIC'] = '1'
+        else:
+            os.environ['TF_DETERMINISTIC_OPS'] = '1'
+        """
+    )
+    messages = [f.message for f in result.findings if f.code == "TRM005"]
+    assert [m.split("enable_op_determinism() ")[1] for m in messages] == [
+        "where it was requested in `make_deterministic()`",
+        "where it was requested inside the `if` on line 8",
+        "where it was requested inside the `else` on line 10",
+    ]

@@ -141,6 +141,18 @@ def _covers(ctx: Context, outer: cst.CSTNode, outer_cell: int | None, unit: cst.
     return False
 
 
+def _place(ctx: Context, block: cst.CSTNode) -> str:
+    """`` in `f()` `` / `` inside the `if` on line N``: where a request's block is, for the message."""
+    owner = ctx.parents.get(block)
+    if isinstance(owner, cst.FunctionDef):
+        return f" in `{owner.name.value}()`"
+    kinds = {cst.If: "if", cst.Else: "else", cst.For: "for", cst.While: "while", cst.With: "with", cst.Try: "try"}
+    for kind, word in kinds.items():
+        if isinstance(owner, kind):
+            return f" inside the `{word}` on line {ctx.positions[owner].start.line}"
+    return ""
+
+
 def _env_read_at_import(ctx: Context, anchor: cst.CSTNode, tf: str) -> int | None:
     """The line of an ``os.environ`` write that runs after ``anchor`` but before the file's
     own ``import tensorflow``: an import added at ``anchor`` would run before it."""
@@ -199,7 +211,7 @@ class OpDeterminism(Rule):
             prelude = ctx.tf_prelude(anchor, tf)
             lines = [*prelude, f"{tf}.config.experimental.enable_op_determinism()"]
             edits.append(InsertAfter(anchor, [statement(line + "\n", ctx.module) for line in lines]))
-            where = "after the seed" if after_seed else "where it was requested"
+            where = ("after the seed" if after_seed else "where it was requested") + _place(ctx, request.block)
             early_env = _env_read_at_import(ctx, anchor, tf) if prelude else None
             if early_env is not None:
                 message = (f"determinism requested ({what}) -> enable_op_determinism() {where}, which needs "
