@@ -1,13 +1,11 @@
-"""TRM005: emit enable_op_determinism() once, next to the seeding, where determinism was asked for."""
+"""TRM005: enable_op_determinism() where determinism was asked for (its function, branch or notebook cell), after the seed when the seed is there."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 from helpers import check_noop, check_transformed, codes, migrate
+from tf_run import STATE, run_tf
 
 
 @pytest.mark.parametrize(
@@ -396,26 +394,6 @@ def test_notebook_seed_in_the_same_cell_comes_first():
 
 
 # -- executed under TF 2.x ------------------------------------------------------------------------
-
-# TF has no public reader of the flag; tensorflow.python.framework.config holds it.
-STATE = ("from tensorflow.python.framework import config as _c\n"
-         "print('STATE', _c.is_op_determinism_enabled(), "
-         "tf.config.threading.get_intra_op_parallelism_threads(), "
-         "tf.config.threading.get_inter_op_parallelism_threads())\n")
-
-
-def run_tf(code: str, tmp_path, *args: str, prefix: str = "STATE") -> list[str]:
-    """Run ``code`` in a fresh interpreter under the installed TF; the lines it printed
-    that start with ``prefix``."""
-    pytest.importorskip("tensorflow")
-    script = tmp_path / "migrated.py"
-    script.write_text(code)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
-    proc = subprocess.run([sys.executable, str(script), *args], check=False, cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return [line for line in proc.stdout.splitlines() if line.startswith(prefix)]
-
 
 def test_executed_conditional_request(tmp_path):
     new = migrate(

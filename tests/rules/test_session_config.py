@@ -4,8 +4,7 @@ import textwrap
 
 import pytest
 from helpers import check_noop, check_transformed, codes, migrate
-
-from rules.test_op_determinism import run_tf
+from tf_run import run_tf
 
 
 def test_thread_counts_become_threading_calls_in_place():
