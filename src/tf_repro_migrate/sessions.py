@@ -56,6 +56,8 @@ class Setup:
     # its own set-up; they and the session are converted or kept together.
     alternatives: list[Setup] = field(default_factory=list)
     siblings: list[Setup] = field(default_factory=list)  # on an alternative: the others of its session
+    # Mutations that may set this binding or another one: (field, bindings it may see, problem).
+    pending_shared: list[tuple[FieldSet, frozenset[int], str]] = field(default_factory=list)
 
     @property
     def removable(self) -> bool:
@@ -249,6 +251,63 @@ def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
     return None
 
 
+def _branches(ctx: Context, node: cst.CSTNode) -> dict[int, str] | None:
+    """The ``if`` statements around ``node`` in its scope, each with the side it is on
+    ("body" / "orelse"); None when a loop is in between (a binding may then run again)."""
+    sides: dict[int, str] = {}
+    child, parent = node, ctx.parents.get(node)
+    while parent is not None and not isinstance(parent, _SCOPE_NODES):
+        if isinstance(parent, (cst.For, cst.While)):
+            return None
+        if isinstance(parent, cst.If):
+            sides.setdefault(id(parent), "body" if child is parent.body else "orelse")
+        child, parent = parent, ctx.parents.get(parent)
+    return sides
+
+
+def _exclusive(ctx: Context, assigns: list[cst.Assign]) -> bool:
+    """At most one of the bindings runs: every two sit on different sides of one ``if``
+    (``if``/``elif``/``else`` branches), none of them in a loop."""
+    sides = [_branches(ctx, a) for a in assigns]
+    if any(s is None for s in sides):
+        return False
+    for i, first in enumerate(sides):
+        for second in sides[i + 1 :]:
+            assert first is not None and second is not None
+            if not any(k in second and second[k] != side for k, side in first.items()):
+                return False
+    return True
+
+
+def _binding_id(setup: Setup) -> int | None:
+    unit = setup.config_unit
+    if isinstance(unit, cst.Assign) and isinstance(unit.targets[0].target, cst.Name):
+        return id(unit.targets[0].target)
+    return None
+
+
+def _resolve_shared(groups: list[Setup], setups: list[Setup]) -> None:
+    """A mutation after ``if``/``else`` bindings of one session's config belongs to that
+    session's group: it goes (once) to its first alternative. Any other such mutation is a
+    problem of every binding it may set."""
+    for group in groups:
+        ids = {_binding_id(a) for a in group.alternatives}
+        first = group.alternatives[0]
+        taken: set[int] = set()
+        for alternative in group.alternatives:
+            for found, bindings, _ in alternative.pending_shared:
+                if bindings <= ids and id(found.node) not in taken:
+                    taken.add(id(found.node))
+                    first.fields.append(found)
+                    first.mutation_units.append(found.unit)
+            alternative.pending_shared = [p for p in alternative.pending_shared if id(p[0].node) not in taken]
+    for setup in setups:
+        for _, _, problem in setup.pending_shared:
+            if problem not in setup.problems:
+                setup.problems.append(problem)
+        setup.pending_shared = []
+
+
 def _share_problems(sessions: list[Setup]) -> None:
     """A session and the alternative configs it may get are kept if any of them is: give
     every member of each connected group the problems of all (in a stable order)."""
@@ -310,6 +369,7 @@ class _Analyser:
             if setup.anchor is None:
                 setup.anchor = session_unit if session_unit is not None else (set_units[0] if set_units else None)
         grouped = [s for s in setups if s.alternatives]
+        _resolve_shared(grouped, setups)
         _share_problems(grouped)
         for group in grouped:
             for other in group.alternatives:
@@ -326,6 +386,7 @@ class _Analyser:
             setup.problems.extend(p for p in problems if p not in setup.problems)
             if setup not in setups:
                 setups.append(setup)
+        _resolve_shared([], setups)
         stray = [c for c in ctx.calls_to(SET_SESSION) if c not in handled_set_session]
         return SessionAnalysis(setups, stray)
 
@@ -406,7 +467,7 @@ class _Analyser:
             assigns = [a for a in (_assigned_call(ctx, r, CONFIG_PROTO) for r in referents) if a is not None]
             if len(referents) == 1 and assigns:
                 config, config_unit, name = assigns[0].value, assigns[0], expr.value  # type: ignore[assignment]
-            elif len(referents) > 1 and len(assigns) == len(referents):
+            elif len(referents) > 1 and len(assigns) == len(referents) and _exclusive(ctx, assigns):
                 # Each binding is its own set-up (converted where it is built); the session
                 # and they are converted or kept together (_share_problems).
                 for assign in assigns:
@@ -487,26 +548,40 @@ class _Analyser:
             if self._passed_as(ref, passes_as):
                 continue  # the session that takes one of the alternatives
             line = ctx.positions[ref].start.line
-            setup.problems.append(f"`{name}` is bound more than once and line {line} may use either binding")
+            problem = f"`{name}` is bound more than once and line {line} may use either binding"
+            found = self._mutation_field(ref, prefix)
+            seen = _referents(ctx, ref) or []
+            if found is not None and passes_as == "config":
+                # After `if`/`else` bindings: it sets whichever one ran. _resolve_shared gives
+                # it to the group when every binding it may see is an alternative of one session.
+                bindings = frozenset(id(n) for a in seen if (n := _node_of(a)) is not None)
+                setup.pending_shared.append((found, bindings, problem))
+            else:
+                setup.problems.append(problem)
         for ref in uses.own:
             if self._passed_as(ref, passes_as):
                 continue
-            parent = ctx.parents.get(ref)
-            path: list[str] = []
-            node: cst.CSTNode = ref
-            while isinstance(parent, cst.Attribute) and parent.value is node:
-                path.append(parent.attr.value)
-                node, parent = parent, ctx.parents.get(parent)
-            if path and isinstance(parent, cst.AssignTarget):
-                assign = ctx.parents.get(parent)
-                if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
-                    mutation_unit = ctx.unit_of(assign)
-                    setup.fields.append(FieldSet(prefix + ".".join(path), assign.value, mutation_unit, assign))
-                    setup.mutation_units.append(mutation_unit)
-                    continue
-            if path and isinstance(parent, cst.SubscriptElement | cst.Subscript):
-                setup.fields.append(FieldSet(prefix + ".".join(path) + "[]", ref, ctx.unit_of(ref), ref))
-                setup.mutation_units.append(ctx.unit_of(ref))
+            found = self._mutation_field(ref, prefix)
+            if found is not None:
+                setup.fields.append(found)
+                setup.mutation_units.append(found.unit)
                 continue
             line = ctx.positions[ref].start.line
             setup.problems.append(f"`{name}` is used outside the session set-up (line {line})")
+
+    def _mutation_field(self, ref: cst.Name, prefix: str) -> FieldSet | None:
+        """``ref.a.b = v`` or ``ref.a[k] = v`` as a statement: the field it sets."""
+        ctx = self.ctx
+        parent = ctx.parents.get(ref)
+        path: list[str] = []
+        node: cst.CSTNode = ref
+        while isinstance(parent, cst.Attribute) and parent.value is node:
+            path.append(parent.attr.value)
+            node, parent = parent, ctx.parents.get(parent)
+        if path and isinstance(parent, cst.AssignTarget):
+            assign = ctx.parents.get(parent)
+            if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+                return FieldSet(prefix + ".".join(path), assign.value, ctx.unit_of(assign), assign)
+        if path and isinstance(parent, cst.SubscriptElement | cst.Subscript):
+            return FieldSet(prefix + ".".join(path) + "[]", ref, ctx.unit_of(ref), ref)
+        return None

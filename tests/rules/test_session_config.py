@@ -241,8 +241,8 @@ def test_executed_shadowed_config(tmp_path):
     assert out == ["SESSIONS Session Session"]
 
 
-def test_mutation_after_branches_belongs_to_both_bindings_and_holds_both_back():
-    result = check_transformed(
+def test_mutation_after_branches_sets_whichever_binding_ran_and_converts_once():
+    check_transformed(
         """
         import tensorflow as tf
         from keras import backend as K
@@ -255,17 +255,39 @@ def test_mutation_after_branches_belongs_to_both_bindings_and_holds_both_back():
         """,
         """
         import tensorflow as tf
-        from keras import backend as K
+        if cpu:
+            tf.config.set_visible_devices([], 'GPU')
+        else:
+            pass
+        tf.config.set_soft_device_placement(True)
+        """,
+    )
+
+
+def test_mutation_after_branches_of_a_kept_session_holds_both_back():
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        if cpu:
+            cfg = tf.ConfigProto(device_count={'GPU': 0})
+        else:
+            cfg = tf.ConfigProto()
+        cfg.allow_soft_placement = True
+        sess = tf.Session(config=cfg)
+        sess.run(op)
+        """,
+        """
+        import tensorflow as tf
         if cpu:
             cfg = tf.compat.v1.ConfigProto(device_count={'GPU': 0})
         else:
             cfg = tf.compat.v1.ConfigProto()
         cfg.allow_soft_placement = True
-        K.set_session(tf.compat.v1.Session(config=cfg))
+        sess = tf.compat.v1.Session(config=cfg)
+        sess.run(op)
         """,
     )
     assert "TRM004" in codes(result, "manual")
-    assert any("line 7 may use either binding" in f.message for f in result.findings)
 
 
 def test_two_functions_with_the_same_config_name_are_two_setups():
@@ -533,6 +555,8 @@ def test_a_config_name_reused_for_a_number_does_not_keep_the_session():
 
 
 def test_a_rebinding_inside_a_branch_does_not_end_the_set_up():
+    # `cfg = A; if small: cfg = B`: both may run, and B replaces A's fields, so converting
+    # each in place would keep A's soft placement under B: all of it is kept.
     result = migrate(
         """
         import tensorflow as tf
@@ -648,3 +672,45 @@ def test_a_branch_binding_that_is_not_a_config_keeps_them_all():
         """,
     )
     assert any("`cfg` may be any of its bindings (lines 4, 6)" in f.message for f in result.findings)
+
+
+def test_elif_chain_bindings_are_each_their_own_set_up():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        if mode == 'cpu':
+            cfg = tf.ConfigProto(device_count={'GPU': 0})
+        elif mode == 'one':
+            cfg = tf.ConfigProto(intra_op_parallelism_threads=1)
+        else:
+            cfg = tf.ConfigProto(allow_soft_placement=True)
+        K.set_session(tf.Session(config=cfg))
+        """,
+        """
+        import tensorflow as tf
+        if mode == 'cpu':
+            tf.config.set_visible_devices([], 'GPU')
+        elif mode == 'one':
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+        else:
+            tf.config.set_soft_device_placement(True)
+        """,
+    )
+
+
+def test_bindings_in_a_loop_are_kept():
+    result = migrate(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        for mode in modes:
+            if mode:
+                cfg = tf.ConfigProto(device_count={'GPU': 0})
+            else:
+                cfg = tf.ConfigProto(allow_soft_placement=True)
+            K.set_session(tf.Session(config=cfg))
+        """
+    )
+    assert "K.set_session(tf.compat.v1.Session(config=cfg))" in result.new
+    assert "TRM004" in codes(result, "manual")
