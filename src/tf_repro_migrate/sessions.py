@@ -6,6 +6,13 @@ those sessions to Keras. A setup can be turned into ``tf.config`` calls only whe
 everything about it is visible: the session's only use is ``set_session`` (or
 nothing), the config's only uses are the session and field mutations in the same
 scope, and nothing in the file reads the session back (``K.get_session()``).
+
+Uses are counted per *binding*, from libcst's scope analysis (which binding each read may
+see), never by name: a function that reuses the name has set-ups of its own, and a later
+``cfg = ...`` that always runs before a read ends the earlier binding (``_live``). A
+session whose config is bound once per branch of an ``if``/``elif``/``else`` takes each
+binding as its own set-up (its *alternatives*), converted in its branch; the session and
+its alternatives are converted or kept together.
 """
 
 from __future__ import annotations
