@@ -6,6 +6,13 @@ those sessions to Keras. A setup can be turned into ``tf.config`` calls only whe
 everything about it is visible: the session's only use is ``set_session`` (or
 nothing), the config's only uses are the session and field mutations in the same
 scope, and nothing in the file reads the session back (``K.get_session()``).
+
+Uses are counted per *binding*, from libcst's scope analysis (which binding each read may
+see), never by name: a function that reuses the name has set-ups of its own, and a later
+``cfg = ...`` that always runs before a read ends the earlier binding (``_live``). A
+session whose config is bound once per branch of an ``if``/``elif``/``else`` takes each
+binding as its own set-up (its *alternatives*), converted in its branch; the session and
+its alternatives are converted or kept together.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
+from libcst.metadata import Access, BaseAssignment
 
 from tf_repro_migrate.analysis import GET_SESSION, SET_SESSION
 from tf_repro_migrate.context import Context
@@ -38,7 +46,7 @@ class FieldSet:
     node: cst.CSTNode
 
 
-@dataclass
+@dataclass(eq=False)  # identity: set-ups refer to each other (alternatives, siblings)
 class Setup:
     config: cst.Call | None
     config_unit: cst.CSTNode | None  # the `cfg = ConfigProto(...)` statement, when assigned
@@ -51,6 +59,12 @@ class Setup:
     set_session_calls: list[cst.Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     anchor: cst.CSTNode | None = None  # where the tf.config calls of inline configs go
+    # A session whose config name has several bindings (``if``/``else``): each binding is
+    # its own set-up; they and the session are converted or kept together.
+    alternatives: list[Setup] = field(default_factory=list)
+    siblings: list[Setup] = field(default_factory=list)  # on an alternative: the others of its session
+    # Mutations that may set this binding or another one: (field, bindings it may see, problem).
+    pending_shared: list[tuple[FieldSet, frozenset[int], str]] = field(default_factory=list)
 
     @property
     def bundle(self) -> str:
@@ -69,11 +83,10 @@ class Setup:
         return not self.problems
 
     def single_threaded(self) -> bool:
+        """intra = inter = 1: the Keras FAQ's way to get repeatable results."""
         values = {f.path: f.value for f in self.fields}
-        return all(
-            isinstance(values.get(k), cst.Integer) and values[k].value == "1"  # type: ignore[union-attr,attr-defined]
-            for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")
-        )
+        wanted = [values.get(k) for k in ("intra_op_parallelism_threads", "inter_op_parallelism_threads")]
+        return all(isinstance(v, cst.Integer) and v.value == "1" for v in wanted)
 
 
 @dataclass
@@ -103,15 +116,139 @@ def _single_name_assign(ctx: Context, call: cst.Call) -> tuple[cst.CSTNode, str]
     return None
 
 
-def _references(ctx: Context, unit: cst.CSTNode, name: str) -> list[cst.Name] | None:
-    """Every read of ``name`` in the scope where ``unit`` binds it (None if ambiguous)."""
-    scope = ctx.scopes.get(unit)
+@dataclass
+class _Uses:
+    """The reads of one binding: ``own`` can only mean it; ``shared`` may also mean
+    another binding of the same name (``x = a`` in one branch, ``x = b`` in the other)."""
+
+    own: list[cst.Name]
+    shared: list[cst.Name]
+
+
+def _binding(ctx: Context, target: cst.Name) -> BaseAssignment | None:
+    """The scope analysis' assignment made by the target name ``target``."""
+    scope = ctx.scopes.get(target)
     if scope is None:
         return None
-    assignments = list(scope[name])
-    if len(assignments) != 1:
+    for assignment in scope.assignments[target.value]:
+        if getattr(assignment, "node", None) is target:
+            return assignment
+    return None
+
+
+_SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def _position(ctx: Context, assignment: BaseAssignment) -> tuple[int, int]:
+    node = _node_of(assignment)
+    return ctx.sort_key(node) if node is not None else (0, 0)
+
+
+def _overwrites(ctx: Context, assignment: BaseAssignment) -> cst.CSTNode | None:
+    """The statement unit of a binding that always happens when its statement runs
+    (``x = ...``, ``x: T = ...``, ``x += ...``, an import), else None."""
+    node = _node_of(assignment)
+    if node is None:
         return None
-    return [access.node for access in assignments[0].references if isinstance(access.node, cst.Name)]
+    if isinstance(node, (cst.Import, cst.ImportFrom)):
+        return node
+    parent = ctx.parents.get(node)
+    if isinstance(parent, cst.AssignTarget):
+        return ctx.parents.get(parent)
+    if isinstance(parent, cst.AnnAssign) and parent.target is node and parent.value is not None:
+        return parent
+    if isinstance(parent, cst.AugAssign) and parent.target is node:
+        return parent
+    return None
+
+
+def _live(ctx: Context, access: Access) -> list[BaseAssignment]:
+    """The bindings a read may see, in source order.
+
+    libcst's referents of a read are every binding of the name in its scope that comes
+    before it in the source, whatever the flow. A binding statement that always runs
+    before the read (in the read's block or an enclosing one of the same scope, earlier
+    in it) overwrites every binding located before it, so those are left out: after
+    ``cfg = ConfigProto()`` ... ``cfg = 1234``, a later read of ``cfg`` is the number."""
+    referents = sorted(access.referents, key=lambda a: _position(ctx, a))
+    if len(referents) < 2:
+        return referents
+    # The read's statement unit in each block that holds it, up to its scope's boundary.
+    holders: dict[int, cst.CSTNode] = {}
+    current: cst.CSTNode | None = access.node
+    while current is not None and not isinstance(current, _SCOPE_NODES):
+        parent = ctx.parents.get(current)
+        if isinstance(parent, (cst.Module, cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine)):
+            held = ctx.unit_of(current)
+            holders.setdefault(id(ctx.block_of(held)), held)
+        current = parent
+    latest: BaseAssignment | None = None
+    for assignment in referents:
+        writer = _overwrites(ctx, assignment)
+        if writer is None or ctx.parents.get(writer) is None:
+            continue
+        holder = holders.get(id(ctx.block_of(writer)))
+        if holder is not None and ctx.sort_key(writer) < ctx.sort_key(holder):
+            latest = assignment
+    if latest is None:
+        return referents
+    return [a for a in referents if _position(ctx, a) >= _position(ctx, latest)]
+
+
+def _uses(ctx: Context, unit: cst.CSTNode, name: str) -> _Uses | None:
+    """The reads of the binding ``name = ...`` made by ``unit``, in source order.
+
+    Uses belong to the binding they refer to, not to every binding of the name: libcst
+    also lists under a module-level assignment a read inside a function that binds the
+    same name itself, so each read is kept only when the binding is among the ones it
+    may see (``_live``)."""
+    target = unit.targets[0].target if isinstance(unit, cst.Assign) else None
+    assignment = _binding(ctx, target) if isinstance(target, cst.Name) and target.value == name else None
+    if assignment is None:
+        return None
+    own: list[cst.Name] = []
+    shared: list[cst.Name] = []
+    for access in assignment.references:
+        if not isinstance(access.node, cst.Name):
+            continue
+        live = _live(ctx, access)
+        if assignment in live:
+            (own if len(live) == 1 else shared).append(access.node)
+    own.sort(key=ctx.sort_key)
+    shared.sort(key=ctx.sort_key)
+    return _Uses(own, shared)
+
+
+def _node_of(assignment: BaseAssignment) -> cst.CSTNode | None:
+    """The node that makes a binding (builtins have none)."""
+    node = getattr(assignment, "node", None)
+    return node if isinstance(node, cst.CSTNode) else None
+
+
+def _referents(ctx: Context, name: cst.Name) -> list[BaseAssignment] | None:
+    """The bindings a read of ``name`` may refer to, in source order (None: not a read we know)."""
+    scope = ctx.scopes.get(name)
+    if scope is None:
+        return None
+    for access in scope.accesses[name.value]:
+        if access.node is name:
+            return _live(ctx, access)
+    return None
+
+
+def _assigned_call(ctx: Context, assignment: BaseAssignment, names: tuple[str, ...]) -> cst.Assign | None:
+    """The ``name = <call to one of names>(...)`` statement that makes ``assignment``."""
+    node = getattr(assignment, "node", None)
+    target = ctx.parents.get(node) if node is not None else None
+    stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
+    if (
+        isinstance(stmt, cst.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.value, cst.Call)
+        and ctx.matches(stmt.value.func, names)
+    ):
+        return stmt
+    return None
 
 
 def _declared_global(ctx: Context, unit: cst.CSTNode, name: str) -> bool:
@@ -133,10 +270,83 @@ def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
     return None
 
 
+def _branches(ctx: Context, node: cst.CSTNode) -> dict[int, str] | None:
+    """The ``if`` statements around ``node`` in its scope, each with the side it is on
+    ("body" / "orelse"); None when a loop is in between (a binding may then run again)."""
+    sides: dict[int, str] = {}
+    child, parent = node, ctx.parents.get(node)
+    while parent is not None and not isinstance(parent, _SCOPE_NODES):
+        if isinstance(parent, (cst.For, cst.While)):
+            return None
+        if isinstance(parent, cst.If):
+            sides.setdefault(id(parent), "body" if child is parent.body else "orelse")
+        child, parent = parent, ctx.parents.get(parent)
+    return sides
+
+
+def _exclusive(ctx: Context, assigns: list[cst.Assign]) -> bool:
+    """At most one of the bindings runs: every two sit on different sides of one ``if``
+    (``if``/``elif``/``else`` branches), none of them in a loop."""
+    sides = [_branches(ctx, a) for a in assigns]
+    if any(s is None for s in sides):
+        return False
+    for i, first in enumerate(sides):
+        for second in sides[i + 1 :]:
+            assert first is not None and second is not None
+            if not any(k in second and second[k] != side for k, side in first.items()):
+                return False
+    return True
+
+
+def _binding_id(setup: Setup) -> int | None:
+    unit = setup.config_unit
+    if isinstance(unit, cst.Assign) and isinstance(unit.targets[0].target, cst.Name):
+        return id(unit.targets[0].target)
+    return None
+
+
+def _resolve_shared(groups: list[Setup], setups: list[Setup]) -> None:
+    """A mutation after ``if``/``else`` bindings of one session's config belongs to that
+    session's group: it goes (once) to its first alternative. Any other such mutation is a
+    problem of every binding it may set."""
+    for group in groups:
+        ids = {_binding_id(a) for a in group.alternatives}
+        first = group.alternatives[0]
+        taken: set[int] = set()
+        for alternative in group.alternatives:
+            for found, bindings, _ in alternative.pending_shared:
+                if bindings <= ids and id(found.node) not in taken:
+                    taken.add(id(found.node))
+                    first.fields.append(found)
+                    first.mutation_units.append(found.unit)
+            alternative.pending_shared = [p for p in alternative.pending_shared if id(p[0].node) not in taken]
+    for setup in setups:
+        for _, _, problem in setup.pending_shared:
+            if problem not in setup.problems:
+                setup.problems.append(problem)
+        setup.pending_shared = []
+
+
+def _share_problems(sessions: list[Setup]) -> None:
+    """A session and the alternative configs it may get are kept if any of them is: give
+    every member of each connected group the problems of all (in a stable order)."""
+    changed = True
+    while changed:
+        changed = False
+        for session in sessions:
+            members = [session, *session.alternatives]
+            union = list(dict.fromkeys(p for m in members for p in m.problems))
+            for member in members:
+                if member.problems != union and set(member.problems) != set(union):
+                    member.problems = union[:]
+                    changed = True
+
+
 class _Analyser:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.get_session_used = bool(ctx.calls_to(GET_SESSION))
+        self._alternatives: list[Setup] = []  # set by _config_setup for the session at hand
 
     def run(self) -> SessionAnalysis:
         ctx = self.ctx
@@ -160,11 +370,15 @@ class _Analyser:
             ):
                 setup_problems.append("the session runs an explicit graph")
             setup = self._config_setup(config_expr, by_config, setup_problems)
+            alternatives, self._alternatives = self._alternatives, []
             if setup is None:
-                setup = Setup(config=None, config_unit=None)
+                setup = Setup(config=None, config_unit=None, alternatives=alternatives)
                 setups.append(setup)
             elif setup not in setups:
                 setups.append(setup)
+            for other in alternatives:
+                if all(other is not s for s in setups):
+                    setups.append(other)
             setup.sessions.append(session)
             if session_unit is not None:
                 setup.session_units.append(session_unit)
@@ -173,15 +387,25 @@ class _Analyser:
             setup.problems.extend(p for p in setup_problems if p not in setup.problems)
             if setup.anchor is None:
                 setup.anchor = session_unit if session_unit is not None else (set_units[0] if set_units else None)
+        grouped = [s for s in setups if s.alternatives]
+        _resolve_shared(grouped, setups)
+        _share_problems(grouped)
+        for group in grouped:
+            for other in group.alternatives:
+                other.siblings.extend(s for s in group.alternatives if s is not other and s not in other.siblings)
         # ConfigProto objects never handed to a session we could see.
         for config in ctx.calls_to(CONFIG_PROTO):
             if any(s.config is config for s in setups):
+                continue
+            if config in by_config:  # one of several bindings a session may get
+                setups.append(by_config[config])
                 continue
             problems: list[str] = ["the config is not passed to a session in this file"]
             setup = self._config_setup(config, by_config, problems) or Setup(config=config, config_unit=None)
             setup.problems.extend(p for p in problems if p not in setup.problems)
             if setup not in setups:
                 setups.append(setup)
+        _resolve_shared([], setups)
         stray = [c for c in ctx.calls_to(SET_SESSION) if c not in handled_set_session]
         return SessionAnalysis(setups, stray)
 
@@ -212,13 +436,16 @@ class _Analyser:
         if _declared_global(ctx, unit, name):
             problems.append(f"`{name}` is a global or nonlocal name other code may read")
             return unit, [], []
-        refs = _references(ctx, unit, name)
-        if refs is None:
-            problems.append(f"`{name}` is bound more than once")
+        uses = _uses(ctx, unit, name)
+        if uses is None:
+            problems.append(f"`{name}` is not a binding the analysis can follow")
             return unit, [], []
+        for ref in uses.shared:
+            line = ctx.positions[ref].start.line
+            problems.append(f"`{name}` is bound more than once and line {line} may use either binding")
         set_units: list[cst.CSTNode] = []
         set_calls: list[cst.Call] = []
-        for ref in refs:
+        for ref in uses.own:
             arg = ctx.parents.get(ref)
             call = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
             if (
@@ -255,14 +482,30 @@ class _Analyser:
             if assigned is not None:
                 config_unit, name = assigned
         elif isinstance(expr, cst.Name):
-            for assignment in ctx.scopes[expr][expr.value] if ctx.scopes.get(expr) else []:  # type: ignore[index]
-                node = getattr(assignment, "node", None)
-                target = ctx.parents.get(node) if node is not None else None
-                stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
-                if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call) and ctx.matches(
-                    stmt.value.func, CONFIG_PROTO
-                ):
-                    config, config_unit, name = stmt.value, stmt, expr.value
+            referents = _referents(ctx, expr) or []
+            assigns = [a for a in (_assigned_call(ctx, r, CONFIG_PROTO) for r in referents) if a is not None]
+            if len(referents) == 1 and assigns:
+                config, config_unit, name = assigns[0].value, assigns[0], expr.value  # type: ignore[assignment]
+            elif len(referents) > 1 and len(assigns) == len(referents) and _exclusive(ctx, assigns):
+                # Each binding is its own set-up (converted where it is built); the session
+                # and they are converted or kept together (_share_problems).
+                for assign in assigns:
+                    other = self._config_setup(assign.value, by_config, [])
+                    if other is not None:
+                        self._alternatives.append(other)
+                return None
+            elif len(referents) > 1:
+                # Not every binding is a config we can see: none of them can be dropped for
+                # a session that may get either.
+                lines = ", ".join(str(ctx.positions[node].start.line) for r in referents
+                                  if (node := _node_of(r)) is not None)
+                problem = f"`{expr.value}` may be any of its bindings (lines {lines}) where the session uses it"
+                problems.append(problem)
+                for assign in assigns:
+                    other = self._config_setup(assign.value, by_config, [])
+                    if other is not None and problem not in other.problems:
+                        other.problems.insert(0, problem)
+                return None
         if config is None:
             problems.append("the config comes from elsewhere")
             return None
@@ -274,6 +517,14 @@ class _Analyser:
         if name is not None and config_unit is not None:
             self._mutations(config_unit, name, "", setup, passes_as="config")
         return setup
+
+    def _passed_as(self, ref: cst.Name, keyword: str) -> bool:
+        """``ref`` is the ``config=`` of a session (or the ``gpu_options=`` of a config)."""
+        parent = self.ctx.parents.get(ref)
+        if isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == keyword:
+            call = self.ctx.parents.get(parent)
+            return isinstance(call, cst.Call) and self.ctx.matches(call.func, SESSIONS + CONFIG_PROTO)
+        return False
 
     def _constructor_fields(self, call: cst.Call, prefix: str, unit: cst.CSTNode, setup: Setup) -> None:
         ctx = self.ctx
@@ -294,48 +545,62 @@ class _Analyser:
             setup.gpu_options.append((value, None))
             self._constructor_fields(value, "gpu_options.", setup.config_unit or ctx.unit_of(value), setup)
             return
-        if isinstance(value, cst.Name) and ctx.scopes.get(value) is not None:
-            for assignment in ctx.scopes[value][value.value]:  # type: ignore[index]
-                node = getattr(assignment, "node", None)
-                target = ctx.parents.get(node) if node is not None else None
-                stmt = ctx.parents.get(target) if isinstance(target, cst.AssignTarget) else None
-                if isinstance(stmt, cst.Assign) and isinstance(stmt.value, cst.Call) and ctx.matches(
-                    stmt.value.func, GPU_OPTIONS
-                ):
-                    setup.gpu_options.append((stmt.value, stmt))
-                    self._constructor_fields(stmt.value, "gpu_options.", stmt, setup)
-                    self._mutations(stmt, value.value, "gpu_options.", setup, passes_as="gpu_options")
-                    return
+        if isinstance(value, cst.Name):
+            referents = _referents(ctx, value) or []
+            stmt = _assigned_call(ctx, referents[0], GPU_OPTIONS) if len(referents) == 1 else None
+            if stmt is not None:
+                assert isinstance(stmt.value, cst.Call)
+                setup.gpu_options.append((stmt.value, stmt))
+                self._constructor_fields(stmt.value, "gpu_options.", stmt, setup)
+                self._mutations(stmt, value.value, "gpu_options.", setup, passes_as="gpu_options")
+                return
         setup.problems.append("the GPU options come from elsewhere")
 
     def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str) -> None:
         """Record ``name.a.b = v`` statements; any other use of ``name`` is a problem."""
         ctx = self.ctx
-        refs = _references(ctx, unit, name)
-        if refs is None:
-            setup.problems.append(f"`{name}` is bound more than once")
+        uses = _uses(ctx, unit, name)
+        if uses is None:
+            setup.problems.append(f"`{name}` is not a binding the analysis can follow")
             return
-        for ref in refs:
-            parent = ctx.parents.get(ref)
-            if isinstance(parent, cst.Arg) and parent.keyword is not None and parent.keyword.value == passes_as:
-                call = ctx.parents.get(parent)
-                if isinstance(call, cst.Call) and ctx.matches(call.func, SESSIONS + CONFIG_PROTO):
-                    continue
-            path: list[str] = []
-            node: cst.CSTNode = ref
-            while isinstance(parent, cst.Attribute) and parent.value is node:
-                path.append(parent.attr.value)
-                node, parent = parent, ctx.parents.get(parent)
-            if path and isinstance(parent, cst.AssignTarget):
-                assign = ctx.parents.get(parent)
-                if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
-                    mutation_unit = ctx.unit_of(assign)
-                    setup.fields.append(FieldSet(prefix + ".".join(path), assign.value, mutation_unit, assign))
-                    setup.mutation_units.append(mutation_unit)
-                    continue
-            if path and isinstance(parent, cst.SubscriptElement | cst.Subscript):
-                setup.fields.append(FieldSet(prefix + ".".join(path) + "[]", ref, ctx.unit_of(ref), ref))
-                setup.mutation_units.append(ctx.unit_of(ref))
+        for ref in uses.shared:
+            if self._passed_as(ref, passes_as):
+                continue  # the session that takes one of the alternatives
+            line = ctx.positions[ref].start.line
+            problem = f"`{name}` is bound more than once and line {line} may use either binding"
+            found = self._mutation_field(ref, prefix)
+            seen = _referents(ctx, ref) or []
+            if found is not None and passes_as == "config":
+                # After `if`/`else` bindings: it sets whichever one ran. _resolve_shared gives
+                # it to the group when every binding it may see is an alternative of one session.
+                bindings = frozenset(id(n) for a in seen if (n := _node_of(a)) is not None)
+                setup.pending_shared.append((found, bindings, problem))
+            else:
+                setup.problems.append(problem)
+        for ref in uses.own:
+            if self._passed_as(ref, passes_as):
+                continue
+            found = self._mutation_field(ref, prefix)
+            if found is not None:
+                setup.fields.append(found)
+                setup.mutation_units.append(found.unit)
                 continue
             line = ctx.positions[ref].start.line
             setup.problems.append(f"`{name}` is used outside the session set-up (line {line})")
+
+    def _mutation_field(self, ref: cst.Name, prefix: str) -> FieldSet | None:
+        """``ref.a.b = v`` or ``ref.a[k] = v`` as a statement: the field it sets."""
+        ctx = self.ctx
+        parent = ctx.parents.get(ref)
+        path: list[str] = []
+        node: cst.CSTNode = ref
+        while isinstance(parent, cst.Attribute) and parent.value is node:
+            path.append(parent.attr.value)
+            node, parent = parent, ctx.parents.get(parent)
+        if path and isinstance(parent, cst.AssignTarget):
+            assign = ctx.parents.get(parent)
+            if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+                return FieldSet(prefix + ".".join(path), assign.value, ctx.unit_of(assign), assign)
+        if path and isinstance(parent, cst.SubscriptElement | cst.Subscript):
+            return FieldSet(prefix + ".".join(path) + "[]", ref, ctx.unit_of(ref), ref)
+        return None

@@ -1,7 +1,6 @@
 """TRM004: remove sessions whose only use is set_session; keep graph-mode sessions."""
 
 import pytest
-
 from helpers import check_noop, check_transformed, codes, migrate
 
 SET_SESSION_SPELLINGS = [
@@ -192,7 +191,7 @@ def test_option_set_in_a_one_line_suite_holds_back_config_and_session_together()
         """
     )
     assert sorted(codes(result, "unsafe")) == ["TRM003", "TRM004"]
-    assert "one-line suite" in [f for f in result.findings if f.safety.value == "manual"][0].message
+    assert "one-line suite" in next(f for f in result.findings if f.safety.value == "manual").message
 
 
 def test_import_error_shim_with_a_compat_v1_fallback_is_not_renamed():
@@ -238,3 +237,63 @@ def test_rename_without_a_fallback_is_still_made():
         sess.run(op)
         """,
     )
+
+
+def test_a_function_rebinding_the_session_name_does_not_keep_the_module_session():
+    # libcst lists the function's `sess.name = ...` under the module-level binding too; it
+    # refers only to the function's own bindings, so the module-level session is removable.
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        sess = tf.Session()
+        K.set_session(sess)
+
+        def evaluate(graph):
+            if graph is None:
+                sess = tf.Session()
+                sess.name = 'default'
+            else:
+                sess = tf.Session(graph=graph)
+            return sess
+        """,
+        """
+        import tensorflow as tf
+
+        def evaluate(graph):
+            if graph is None:
+                sess = tf.compat.v1.Session()
+                sess.name = 'default'
+            else:
+                sess = tf.compat.v1.Session(graph=graph)
+            return sess
+        """,
+    )
+    assert [(f.code, f.safety.value) for f in result.findings if f.line == 3] == [("TRM004", "safe")]
+    kept = [f.message for f in result.findings if f.safety.value == "manual"]
+    assert len(kept) == 2 and all("line 12 may use either binding" in m for m in kept)
+
+
+def test_every_use_after_set_up_is_named_in_source_order():
+    result = check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        sess = tf.Session()
+        K.set_session(sess)
+        a = sess.run(x)
+        b = sess.run(y)
+        c = sess.run(z)
+        """,
+        """
+        import tensorflow as tf
+        from keras import backend as K
+        sess = tf.compat.v1.Session()
+        K.set_session(sess)
+        a = sess.run(x)
+        b = sess.run(y)
+        c = sess.run(z)
+        """,
+    )
+    manual = [f.message for f in result.findings if f.safety.value == "manual"]
+    assert manual == ["graph-mode code: needs a full TF2 port (`sess` is used after set-up (line 5)); the session is kept"]

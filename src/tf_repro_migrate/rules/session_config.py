@@ -16,10 +16,18 @@ log_device_placement                tf.debugging.set_log_device_placement
 gpu_options.allow_growth            tf.config.experimental.set_memory_growth on every GPU
 device_count={'GPU': 0}             tf.config.set_visible_devices([], 'GPU')
 device_count={'CPU': 1}             nothing (one CPU device is TF's default)
+gpu_options.visible_device_list     ``gpus = tf.config.list_physical_devices('GPU')``, then
+                                    ``if gpus: tf.config.set_visible_devices([gpus[int(i)]
+                                    for i in str(V).split(',')], 'GPU')``
 ==================================  ==========================================================
 
+``visible_device_list`` is a comma-separated string of physical GPU indices, often an
+expression (``str(hvd.local_rank())`` in every Horovod script): it is kept verbatim, and
+the ``if gpus:`` guard keeps TF1's behaviour of ignoring it on a machine without GPUs.
+When memory growth is set in the same block, both use one ``gpus`` list.
+
 Fields with no faithful TF2 form (``per_process_gpu_memory_fraction``,
-``visible_device_list``, ``device_count={'CPU': n}``, ``graph_options`` rewrite options,
+``device_count={'CPU': n}``, ``graph_options`` rewrite options,
 anything else) are reported as manual findings with the reason, and the rewrite of that
 set-up becomes *unsafe*: it would drop them, so it is held back unless
 ``--unsafe-fixes``. A config TRM004 must keep (graph-mode code) keeps its fields; its
@@ -27,18 +35,34 @@ TF1-only name is renamed to ``tf.compat.v1.ConfigProto`` so it still runs on TF2
 
 Docs: https://www.tensorflow.org/api_docs/python/tf/config/threading ,
 https://www.tensorflow.org/api_docs/python/tf/config/experimental/set_memory_growth ,
+https://www.tensorflow.org/api_docs/python/tf/config/set_visible_devices ,
+https://horovod.readthedocs.io/en/stable/keras.html ,
 https://www.tensorflow.org/guide/migrate/tf1_vs_tf2
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
 from tf_repro_migrate.analysis import compat_v1_fallback, version_gated
 from tf_repro_migrate.context import Context, statement
-from tf_repro_migrate.findings import Edit, InsertAfter, ReplaceNode, ReplaceStatement, Safety
+from tf_repro_migrate.findings import (
+    Edit,
+    InsertAfter,
+    ReplaceNode,
+    ReplaceStatement,
+    Safety,
+)
 from tf_repro_migrate.rules import Rule
-from tf_repro_migrate.sessions import CONFIG_PROTO, GPU_OPTIONS, FieldSet, Setup, analyse
+from tf_repro_migrate.sessions import (
+    CONFIG_PROTO,
+    GPU_OPTIONS,
+    FieldSet,
+    Setup,
+    analyse,
+)
 
 _DIRECT = {
     "intra_op_parallelism_threads": "{tf}.config.threading.set_intra_op_parallelism_threads({v})",
@@ -53,29 +77,71 @@ _NO_TF2_FORM = {
         "tf.config.set_logical_device_configuration(gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=MB)]) "
         "needs absolute megabytes and cannot be combined with memory growth"
     ),
-    "gpu_options.visible_device_list": "choose GPUs with tf.config.set_visible_devices(<list of GPUs>, 'GPU')",
     "device_count": "only device_count={'GPU': 0} and {'CPU': 1} have a faithful TF2 form",
     "device_count[]": "device_count set per device type has no TF2 form; use tf.config.set_visible_devices",
 }
 
 
-def translate(f: FieldSet, ctx: Context, tf: str, loop_var: str) -> tuple[list[str] | None, str]:
+@dataclass(frozen=True)
+class GpuList:
+    """``gpus = tf.config.list_physical_devices('GPU')`` shared by the GPU fields of one
+    set-up: ``name`` is the variable, ``bind`` whether this field's code assigns it (the
+    first GPU field in execution order) or reuses it."""
+
+    name: str
+    bind: bool
+
+
+def translate(
+    f: FieldSet, ctx: Context, tf: str, loop_var: str, gpus: GpuList | None = None
+) -> tuple[list[str] | None, str]:
     """(the TF2 statements for one field, or None) and the reason when there is none."""
-    lines, reason = _translate(f, ctx, tf, loop_var)
+    lines, reason = _translate(f, ctx, tf, loop_var, gpus)
     if lines and ctx.in_suite(f.unit) and any("\n" in line for line in lines):
         return None, "the option is set inside a one-line suite (`if x: ...`); move it to its own block"
     return lines, reason
 
 
-def _translate(f: FieldSet, ctx: Context, tf: str, loop_var: str) -> tuple[list[str] | None, str]:
+def _device_list(ctx: Context, value: cst.BaseExpression) -> str:
+    """``value`` as a string expression, verbatim: wrapped in ``str()`` unless it is one."""
+    code = ctx.code(value)
+    if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        return code
+    if isinstance(value, cst.Call):
+        func = value.func
+        if isinstance(func, cst.Name) and func.value == "str":
+            return code
+        if (isinstance(func, cst.Attribute) and func.attr.value == "join"
+                and isinstance(func.value, (cst.SimpleString, cst.ConcatenatedString))):
+            return code
+    return f"str({code})"
+
+
+def _empty_string(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.SimpleString) and str(value.evaluated_value).strip() == ""
+
+
+def _translate(
+    f: FieldSet, ctx: Context, tf: str, loop_var: str, gpus: GpuList | None
+) -> tuple[list[str] | None, str]:
     value = ctx.code(f.value)
+    listing = f"{tf}.config.list_physical_devices('GPU')"
     if f.path in _DIRECT:
         return [_DIRECT[f.path].format(tf=tf, v=value)], ""
     if f.path == "gpu_options.allow_growth":
-        return [
-            f"for {loop_var} in {tf}.config.list_physical_devices('GPU'):\n"
-            f"    {tf}.config.experimental.set_memory_growth({loop_var}, {value})\n"
-        ], ""
+        growth = f"    {tf}.config.experimental.set_memory_growth({loop_var}, {value})\n"
+        if gpus is None:
+            return [f"for {loop_var} in {listing}:\n" + growth], ""
+        bind = [f"{gpus.name} = {listing}"] if gpus.bind else []
+        return [*bind, f"for {loop_var} in {gpus.name}:\n" + growth], ""
+    if f.path == "gpu_options.visible_device_list":
+        # A comma-separated string of physical GPU indices; TF1 ignored it without GPUs.
+        if _empty_string(f.value):
+            return [], ""  # "" is TF1's default: every GPU stays visible
+        name = gpus.name if gpus is not None else "gpus"
+        bind = [f"{name} = {listing}"] if gpus is None or gpus.bind else []
+        chosen = f"[{name}[int(i)] for i in {_device_list(ctx, f.value)}.split(',')]"
+        return [*bind, f"if {name}:\n    {tf}.config.set_visible_devices({chosen}, 'GPU')\n"], ""
     if f.path == "device_count" and isinstance(f.value, cst.Dict):
         out: list[str] = []
         for element in f.value.elements:
@@ -95,12 +161,21 @@ def _translate(f: FieldSet, ctx: Context, tf: str, loop_var: str) -> tuple[list[
     return None, reason or "no TF2 equivalent is known for this field"
 
 
-def _loop_var(ctx: Context, node: cst.CSTNode) -> str:
+def _free_name(ctx: Context, node: cst.CSTNode, candidates: tuple[str, ...]) -> str:
+    """The first of ``candidates`` that no binding visible at ``node`` uses."""
     scope = ctx.scopes.get(node)
-    for name in ("gpu", "_gpu", "gpu_device", "_tf_gpu"):
+    for name in candidates:
         if scope is None or name not in scope:
             return name
-    return "_tf_repro_migrate_gpu"
+    return f"_tf_repro_migrate_{candidates[0]}"
+
+
+def _loop_var(ctx: Context, node: cst.CSTNode) -> str:
+    return _free_name(ctx, node, ("gpu", "_gpu", "gpu_device", "_tf_gpu"))
+
+
+_GPU_FIELDS = ("gpu_options.allow_growth", "gpu_options.visible_device_list")
+_GPU_LISTS = ("gpus", "_gpus", "visible_gpus", "_tf_gpus")
 
 
 class SessionConfig(Rule):
@@ -130,8 +205,10 @@ class SessionConfig(Rule):
         inline: list[str] = []
         dropped: list[FieldSet] = []
         done: list[str] = []
+        inline_anchor = setup.anchor or ctx.unit_of(setup.config)
+        plans = self._gpu_lists(ctx, setup, by_unit, inline_anchor)
         for f in setup.fields:
-            lines, reason = translate(f, ctx, tf, loop_var)
+            lines, reason = translate(f, ctx, tf, loop_var, plans.get(id(f)))
             target = f.unit if f.unit in by_unit else None
             if lines is None:
                 dropped.append(f)
@@ -140,7 +217,6 @@ class SessionConfig(Rule):
                 continue
             done.append(f.path)
             (by_unit[target] if target is not None else inline).extend(lines)
-        inline_anchor = setup.anchor or ctx.unit_of(setup.config)
         groups = [(u, lines, False) for u, lines in by_unit.items()] + ([(inline_anchor, inline, True)] if inline else [])
         groups.sort(key=lambda g: ctx.sort_key(g[0]))
         prelude_done = False
@@ -149,15 +225,39 @@ class SessionConfig(Rule):
                 lines, prelude_done = ctx.tf_prelude(unit, tf) + lines, True
             new = [statement(line, ctx.module) for line in lines]
             edits.append(InsertAfter(unit, new) if is_inline else ReplaceStatement(unit, new))
-        safety = Safety.UNSAFE if dropped else Safety.SAFE
+        # The session may get another binding whose fields cannot all move: it stays (held
+        # back), so this binding must stay with it.
+        sibling_drops = any(translate(f, ctx, tf, loop_var)[0] is None for s in setup.siblings for f in s.fields)
+        safety = Safety.UNSAFE if dropped or sibling_drops else Safety.SAFE
         names = ", ".join(sorted(set(done))) or "no fields"
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"
         if dropped:
             message += f"; leaves out {', '.join(f.path.rstrip('[]') for f in dropped)} (see the manual findings)"
+        if sibling_drops:
+            message += "; held back with the session, whose other config has options with no TF2 form"
         # With TRM004's removal of the session built from this config: one change (keeping the
         # session while its config goes is a NameError; the reverse keeps a crashing ConfigProto).
         ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config], bundle=setup.bundle,
                    bundle_size=setup.bundle_size)
+
+    @staticmethod
+    def _gpu_lists(
+        ctx: Context, setup: Setup, by_unit: dict[cst.CSTNode, list[str]], inline_anchor: cst.CSTNode
+    ) -> dict[int, GpuList]:
+        """One ``gpus = tf.config.list_physical_devices('GPU')`` for the GPU fields of a set-up
+        that pins devices, when they all land in one block (a field set in an ``if`` branch
+        gets its own): the first in execution order binds it, the others reuse it."""
+        fields = [f for f in setup.fields if f.path in _GPU_FIELDS and not _empty_string(f.value)]
+        pins = [f for f in fields if f.path == "gpu_options.visible_device_list"]
+        if not pins:
+            return {}
+        order = {id(f): i for i, f in enumerate(setup.fields)}
+        where = {id(f): f.unit if f.unit in by_unit else inline_anchor for f in fields}
+        if len({id(ctx.block_of(where[id(f)])) for f in fields}) != 1:
+            return {id(f): GpuList(_free_name(ctx, f.unit, _GPU_LISTS), True) for f in pins}
+        fields.sort(key=lambda f: (ctx.sort_key(where[id(f)]), order[id(f)]))
+        name = _free_name(ctx, fields[0].unit, _GPU_LISTS)
+        return {id(f): GpuList(name, i == 0) for i, f in enumerate(fields)}
 
     def _keep(self, ctx: Context, setup: Setup) -> None:
         """Graph-mode or opaque config: keep it, under the compat.v1 name that exists in TF2."""
@@ -168,7 +268,7 @@ class SessionConfig(Rule):
             legacy = names & {"tensorflow.ConfigProto", "tensorflow.GPUOptions"}
             if legacy and not compat_v1_fallback(names):
                 tf = ctx.tf_name(call, edits)
-                attr = next(iter(legacy)).rsplit(".", 1)[1]
+                attr = min(legacy).rsplit(".", 1)[1]  # a set: min() keeps the output stable
                 edits.append(ReplaceNode(call.func, cst.parse_expression(f"{tf}.compat.v1.{attr}")))
         if edits:
             ctx.report(
@@ -181,4 +281,4 @@ class SessionConfig(Rule):
             )
 
 
-__all__ = ["SessionConfig", "translate", "CONFIG_PROTO", "GPU_OPTIONS"]
+__all__ = ["CONFIG_PROTO", "GPU_OPTIONS", "SessionConfig", "translate"]

@@ -29,7 +29,9 @@ _LEGACY_SESSIONS = {"tensorflow.Session": "Session", "tensorflow.InteractiveSess
 
 
 def _drops_fields(ctx: Context, setup: Setup) -> bool:
-    return any(translate(f, ctx, "tf", "gpu")[0] is None for f in setup.fields)
+    """Some field of the session's config (or of one of the configs it may get) has no TF2 form."""
+    fields = [f for s in (setup, *setup.alternatives) for f in s.fields]
+    return any(translate(f, ctx, "tf", "gpu")[0] is None for f in fields)
 
 
 class SessionRemoval(Rule):
@@ -87,7 +89,7 @@ class SessionRemoval(Rule):
             legacy = names & set(_LEGACY_SESSIONS)
             if legacy and not compat_v1_fallback(names):
                 tf = ctx.tf_name(session, edits)
-                name = _LEGACY_SESSIONS[next(iter(legacy))]
+                name = _LEGACY_SESSIONS[min(legacy)]  # a set: min() keeps the output stable
                 edits.append(ReplaceNode(session.func, cst.parse_expression(f"{tf}.compat.v1.{name}")))
         if edits:
             ctx.report(
