@@ -243,6 +243,7 @@ def test_argparse_seed_pair_consolidates():
         """,
         """
         import argparse
+        import tensorflow as tf
         import keras
 
         ap = argparse.ArgumentParser()
@@ -296,6 +297,7 @@ def test_init_attribute_seed_consolidates():
                 tf.set_random_seed(self._seed)
         """,
         """
+        import tensorflow as tf
         import keras
 
         class Trainer:

@@ -77,7 +77,10 @@ def test_files_with_no_tf1_only_names_left_get_no_listing():
         """,
         """
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(1)
+        random.seed(1)
         x = tf.random.uniform([2])
         tf.logging.set_verbosity(tf.logging.INFO)
         """,

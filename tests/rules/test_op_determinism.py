@@ -182,7 +182,10 @@ def test_conditional_request_stays_conditional():
         """
         import os, sys
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(1)
+        random.seed(1)
         if '--deterministic' in sys.argv:
             os.environ['TF_DETERMINISTIC_OPS'] = '1'
             tf.config.experimental.enable_op_determinism()
@@ -368,7 +371,7 @@ def test_notebook_request_stays_in_its_cell():
 
     result = migrate_notebook(_notebook(*TEACHING_NOTEBOOK), Options())
     cells = {c.index: c.text for c in read_cells(result.new_json)}
-    assert cells[1] == "import numpy as np\nimport tensorflow as tf\ntf.random.set_seed(7)\n"
+    assert cells[1] == "import numpy as np\nimport tensorflow as tf\nimport random\n\ntf.random.set_seed(7)\nrandom.seed(7)\n"
     assert cells[2] == (
         "# demo: a single-threaded session\n"
         "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
@@ -455,12 +458,15 @@ def test_conditional_request_above_the_tf_import_imports_it_in_the_branch():
         CONDITIONAL_BEFORE_IMPORT,
         """
         import os, sys
+        import random
+
         if '--deterministic' in sys.argv:
             os.environ['TF_DETERMINISTIC_OPS'] = '1'
             import tensorflow as tf
             tf.config.experimental.enable_op_determinism()
         import tensorflow as tf
         tf.random.set_seed(1)
+        random.seed(1)
         """,
     )
 
@@ -500,7 +506,10 @@ def test_thread_counts_set_under_a_condition_are_a_conditional_request():
         """,
         """
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(1)
+        random.seed(1)
         if n > 0:
             tf.config.threading.set_intra_op_parallelism_threads(1)
             tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -568,7 +577,10 @@ def test_tfdeterminism_patch_in_a_function_is_replaced_there():
         """,
         """
         import tensorflow as tf
+        import random
+
         tf.random.set_seed(1)
+        random.seed(1)
 
         def train():
             tf.config.experimental.enable_op_determinism()
@@ -593,8 +605,11 @@ def test_tfdeterminism_patch_covered_by_a_module_level_request_is_only_removed()
         """
         import os
         import tensorflow as tf
+        import random
+
         os.environ['TF_DETERMINISTIC_OPS'] = '1'
         tf.random.set_seed(1)
+        random.seed(1)
         tf.config.experimental.enable_op_determinism()
 
         def train():
