@@ -125,6 +125,8 @@ class RunSpec:
     seed_offset: int = 0
     max_steps: int | None = None
     timeout: float | None = None
+    # Extra harness options of diagnostic re-runs (--trace, --probe-step N).
+    harness_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -215,7 +217,7 @@ def execute(spec: RunSpec, original_cwd: Path, progress: ProgressFn | None = Non
             cmd += ["--max-steps", str(spec.max_steps)]
         if spec.seed_offset:
             cmd += ["--seed-offset", str(spec.seed_offset)]
-        cmd += [script_arg, *spec.args]
+        cmd += [*spec.harness_args, script_arg, *spec.args]
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         timed_out = False
