@@ -307,8 +307,8 @@ class Verifier:
         elif dependent:
             message = (f"evidence of hash-order dependence: each of the {len(chosen)} runs re-run twice "
                        f"with its own PYTHONHASHSEED ({values}) reproduced itself exactly ({reproduced} of "
-                       f"{len(reruns)} re-runs), while the {differing} pairs of runs with different values "
-                       f"differed ({total} runs in all; a race that changes half of the runs would pass "
+                       f"{len(reruns)} re-runs), while the {differing} pair{'s' if differing != 1 else ''} of runs with "
+                       f"different values differed ({total} runs in all; a race that changes half of the runs would pass "
                        f"this by chance at most {chance:.1%} of the time). Export PYTHONHASHSEED (e.g. "
                        f"`export PYTHONHASHSEED={chosen[0].hash_seed}`) before running it, or remove the "
                        "dependence (hash() of strings, iteration over sets).")

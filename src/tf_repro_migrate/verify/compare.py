@@ -716,7 +716,8 @@ def initial_weights_split(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any
             return {"stage": "initial weights", "capture": ca.get("index", 0), "label": capture_label(ca),
                     "variables": names,
                     "message": f"initial weights differ ({len(names)} of {len(wa)} variables, e.g. "
-                               f"`{names[0] if names else '?'}`) in {capture_label(ca)}: a seed is missing"}
+                               f"`{names[0] if names else '?'}`) in {capture_label(ca)}: a seed is "
+                               "missing (or differs between runs)"}
     return None
 
 
@@ -743,7 +744,8 @@ def localize(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
             if step < len(weights_a) and step < len(weights_b) and weights_a[step] != weights_b[step]:
                 if step == 0:
                     return {"stage": "initial weights", "capture": ca.get("index", 0), "label": label,
-                            "variables": [], "message": f"initial weights differ in {label}: a seed is missing"}
+                            "variables": [], "message": f"initial weights differ in {label}: a seed is missing "
+                                       "(or differs between runs)"}
                 # Weights differ before this step although the previous
                 # steps had equal inputs: the previous step split.
                 return _step_split(ca, label, step - 1)
