@@ -368,6 +368,13 @@ def test_scan_finds_date_seeds_and_pydataset_worker_races() -> None:
     assert "date_seed" not in ids and "pydataset_workers_shared_rng" not in ids
 
 
+def test_thread_race_script_hazards_are_found_by_the_scan() -> None:
+    # The script the closing note's detection rates were measured on.
+    hints = compare.scan_script((SCRIPTS / "thread_race.py").read_text())
+    assert {"tf_data_nondeterministic", "stateful_random_in_parallel_map",
+            "pydataset_workers_shared_rng"} <= {h.id for h in compare.hazards(hints)}
+
+
 def test_op_determinism_defuses_tf_data_hazards() -> None:
     code = "ds = ds.map(lambda x: x + tf.random.normal([]), num_parallel_calls=4, deterministic=False)\n"
     hints = compare.scan_script(code)
