@@ -138,6 +138,8 @@ def test_unseeded_keras_script_is_not_reproducible(unseeded: Verified) -> None:
     assert (first["epoch"], first["batch"]) == (0, 0)
     assert f"first differing batch: epoch {first['epoch']}, batch {first['batch']}" in unseeded.out
     assert unseeded.report["hash_seed_diagnosis"]["hash_order_dependent"] is False
+    assert "First divergence: initial weights differ" in unseeded.out
+    assert "a seed is missing" in unseeded.report["divergence"]["message"]
     hint_ids = {h["id"] for h in unseeded.report["hints"]}
     assert {"no_seed", "no_op_determinism"} <= hint_ids
     assert "far apart" in unseeded.out
@@ -146,6 +148,9 @@ def test_unseeded_keras_script_is_not_reproducible(unseeded: Verified) -> None:
 def test_max_steps_gives_a_prefix_of_the_full_run(seeded: Verified, tmp_path: Path) -> None:
     capped = verify(tmp_path, "keras_seeded.py", "--max-steps", "3")
     assert capped.code == 0, capped
+    assert "VERDICT: REPRODUCIBLE for the first 3 batches of each fit() only (exit 0)" in capped.out
+    assert capped.report["scope"]["max_steps"] == 3
+    assert "first 3 batches of each fit() only" in capped.report["summary"]
     full_batches = main_runs(seeded.report)[0]["captures"][0]["batches"]
     capture = main_runs(capped.report)[0]["captures"][0]
     assert capture["truncated"] is True
@@ -205,6 +210,17 @@ def test_script_training_nothing_is_inconclusive(tmp_path: Path) -> None:
     assert "VERDICT: INCONCLUSIVE" in result.out
 
 
+def test_fit_that_trains_zero_batches_is_inconclusive_even_with_control(tf_available: None, tmp_path: Path) -> None:
+    # fit(epochs=0) and a fit over an empty dataset: captured, but nothing trained.
+    result = verify(tmp_path, "fits_nothing.py", "--control")
+    assert result.code == 3, result
+    assert "VERDICT: INCONCLUSIVE" in result.out
+    assert "nothing was trained: 2 captured trainings ran 0 batches" in result.out
+    assert result.report["control"]["performed"] is False
+    assert "meaningful" not in result.out.replace("make meaningful", "")
+    assert [r["label"] for r in result.report["runs"]] == ["run 1", "run 2"]
+
+
 def test_timeout_is_a_script_failure(tmp_path: Path) -> None:
     result = verify(tmp_path, "sleeps.py", "--timeout", "2")
     assert result.code == 2, result
@@ -246,8 +262,154 @@ def test_hash_order_dependence_is_diagnosed(tf_available: None, tmp_path: Path) 
     assert result.code == 1, result
     diagnosis = result.report["hash_seed_diagnosis"]
     assert diagnosis["hash_order_dependent"] is True
+    # Each run's own value, pinned twice; runs with different values differ.
+    assert diagnosis["values"] == ["1", "2"]
+    assert (diagnosis["reruns"], diagnosis["reproduced"]) == (4, 4)
+    assert diagnosis["pairs_differing"] == diagnosis["pairs_with_different_values"] == 1
+    assert "evidence of hash-order dependence" in result.out and "(6 runs in all" in result.out
+    assert sorted(r["label"] for r in result.report["runs"] if not r["main"]) == [
+        "pinned 1", "pinned 2", "traced 1", "traced 2"]
     assert "export PYTHONHASHSEED" in result.out
     assert any(h["id"] == "hash_builtin" for h in result.report["hints"])
+    # The seed comes from hash(): the split is in the initial weights.
+    assert result.report["divergence"]["stage"] == "initial weights"
+
+
+# ---------------------------------------------------------------------------
+# Hazards and escalation; localizing the first divergence; new diagnoses
+# ---------------------------------------------------------------------------
+
+
+def test_hazard_escalates_runs_and_is_shown_with_the_verdict(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "hazard_quiet.py")
+    assert result.code == 0, result
+    assert len(main_runs(result.report)) == 5
+    assert result.report["escalation"]["escalated"] is True
+    assert "5 runs (raised from 2: hazards found" in result.out
+    assert [h["id"] for h in result.report["hazards"]] == ["no_op_determinism"]
+    assert "Hazards (sources of differences" in result.out
+    assert "5 runs agreed; a source that changes the result in half of the runs escapes 5 runs 6.2%" in result.out
+    # --runs wins over the escalation.
+    two = verify(tmp_path, "hazard_quiet.py", "--runs", "2")
+    assert two.code == 0, two
+    assert len(main_runs(two.report)) == 2 and two.report["escalation"]["escalated"] is False
+    assert "Hazards (sources of differences" in two.out and "escapes 2 runs 50.0%" in two.out
+
+
+def test_nondeterministic_layer_output_is_localized(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "noisy_kernel.py")
+    assert result.code == 1, result
+    div = result.report["divergence"]
+    assert (div["stage"], div["step"], div["layer"], div["what"]) == ("step", 3, "jitter", "output")
+    assert "First divergence: inputs and weights equal, layer `jitter` output differs at step 3" in result.out
+    assert result.report["hash_seed_diagnosis"]["hash_order_dependent"] is False
+    assert sorted(r["label"] for r in result.report["runs"] if not r["main"]) == [
+        "probe 1", "probe 2", "traced 1", "traced 2"]
+
+
+def test_nondeterministic_gradient_is_localized(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "noisy_kernel.py", "--", "--grad")
+    assert result.code == 1, result
+    div = result.report["divergence"]
+    assert (div["stage"], div["step"], div["layer"], div["what"]) == ("step", 3, "jitter", "gradient")
+    assert "layer `jitter` gradient differs at step 3" in result.out
+
+
+def test_python_random_left_unseeded_under_keras_3(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "random_unseeded.py")
+    assert result.code == 1, result
+    assert result.report["divergence"]["stage"] == "initial weights"
+    assert any(h["id"] == "python_random_unseeded" for h in result.report["hints"])
+    assert "Python's `random` module was never seeded" in result.out
+
+
+def test_unseeded_generator_in_a_local_module_is_named(tf_available: None, tmp_path: Path) -> None:
+    result = verify(tmp_path, "uses_local_module.py")
+    assert result.code == 1, result
+    div = result.report["divergence"]
+    assert (div["stage"], div["step"]) == ("inputs", 0)
+    assert "inputs differ from batch 0 of epoch 0" in result.out
+    hint = next(h for h in result.report["hints"] if h["id"] == "unseeded_local_module")
+    assert (hint["file"], hint["line"]) == ("local_noise.py", 4)
+    assert "[local_noise.py:4]" in result.out
+
+
+def test_reading_a_file_the_previous_run_wrote_is_diagnosed(tf_available: None, tmp_path: Path) -> None:
+    ckpt = tmp_path / "elsewhere" / "model.keras"
+    ckpt.parent.mkdir()
+    result = verify(tmp_path, "resumes.py", "--runs", "2", "--", str(ckpt))
+    assert result.code == 1, result
+    hint = next(h for h in result.report["hints"] if h["id"] == "resume_from_previous_run")
+    assert f"run 2 read {ckpt.resolve()}, which run 1 wrote" in hint["message"]
+
+
+def test_escape_probability_formula() -> None:
+    assert compare.escape_probability(2) == 0.5
+    assert compare.escape_probability(5) == 2 * 0.5 ** 5
+    assert "escapes 5 runs 6.2% of the time at most (2 x 0.5^5)" in compare.agreement_text(5)
+
+
+def test_scan_finds_date_seeds_and_pydataset_worker_races() -> None:
+    source = ("import datetime, random\nimport numpy as np\nimport keras\n"
+              "SEED = datetime.date.today().toordinal()\n"
+              "class D(keras.utils.PyDataset):\n"
+              "    def __getitem__(self, i):\n"
+              "        return np.random.uniform(size=(2, 2)), np.zeros(2)\n"
+              "ds = D(workers=4)\n")
+    hints = {h.id: h for h in compare.scan_script(source)}
+    assert hints["date_seed"].line == 4
+    assert hints["pydataset_workers_shared_rng"].line == 7
+    assert "workers=1" in hints["pydataset_workers_shared_rng"].message
+    assert {"date_seed", "pydataset_workers_shared_rng"} <= {h.id for h in compare.hazards(list(hints.values()))}
+    # Look-alikes: a seed from a constant, one worker, a per-batch generator.
+    quiet = ("import numpy as np\nSEED = 42  # not today()\nds = D(workers=1)\n"
+             "rng = np.random.default_rng([SEED, 3])\n")
+    ids = {h.id for h in compare.scan_script(quiet)}
+    assert "date_seed" not in ids and "pydataset_workers_shared_rng" not in ids
+
+
+def test_thread_race_script_hazards_are_found_by_the_scan() -> None:
+    # The script the closing note's detection rates were measured on.
+    hints = compare.scan_script((SCRIPTS / "thread_race.py").read_text())
+    assert {"tf_data_nondeterministic", "stateful_random_in_parallel_map",
+            "pydataset_workers_shared_rng"} <= {h.id for h in compare.hazards(hints)}
+
+
+def test_op_determinism_defuses_tf_data_hazards() -> None:
+    code = "ds = ds.map(lambda x: x + tf.random.normal([]), num_parallel_calls=4, deterministic=False)\n"
+    hints = compare.scan_script(code)
+    assert {"tf_data_nondeterministic", "stateful_random_in_parallel_map"} <= {h.id for h in compare.hazards(hints)}
+    assert not compare.hazards(hints, op_determinism=True)
+
+
+def test_local_modules_are_scanned(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "aug.py").write_text("import random\nR = random.Random()\n")
+    (tmp_path / "other.py").write_text("x = 1  # default_rng() in a comment\n")
+    script = tmp_path / "train.py"
+    source = "import other\nfrom pkg.aug import R\nimport numpy\n"
+    script.write_text(source)
+    hints = compare.scan_local_modules(str(script), source)
+    assert [(h.id, h.file, h.line) for h in hints] == [("unseeded_local_module", os.path.join("pkg", "aug.py"), 2)]
+
+
+def test_localize_orders_weights_inputs_then_steps() -> None:
+    def traced(inputs: list[str], weights: list[str], losses: list[float], init: str = "w") -> dict[str, Any]:
+        return {"captures": [{
+            "kind": "fit", "index": 0, "model_class": "keras.Sequential", "model_name": "m",
+            "initial_weights": [{"name": "m/w", "sha256": init}],
+            "batches": [{"epoch": 0, "batch": i, "logs": {"loss": float.hex(v)}} for i, v in enumerate(losses)],
+            "trace": {"inputs": [[x, "y"] for x in inputs], "weights_before": weights},
+        }]}
+    base = traced(["a", "b", "c"], ["w0", "w1", "w2"], [1.0, 2.0, 3.0])
+    assert compare.localize(base, base) is None
+    assert compare.localize(base, traced(["a", "b", "c"], ["w0", "w1", "w2"], [1.0, 2.0, 3.0], init="v"))["stage"] == "initial weights"
+    inputs = compare.localize(base, traced(["a", "B", "C"], ["w0", "w1", "W2"], [1.0, 2.5, 3.5]))
+    assert (inputs["stage"], inputs["step"]) == ("inputs", 1)
+    assert "inputs differ from batch 1" in inputs["message"]
+    step = compare.localize(base, traced(["a", "b", "c"], ["w0", "w1", "W2"], [1.0, 2.5, 3.5]))
+    assert (step["stage"], step["step"]) == ("step", 1)
 
 
 # ---------------------------------------------------------------------------

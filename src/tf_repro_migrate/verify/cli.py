@@ -23,6 +23,11 @@ from tf_repro_migrate.verify import baseline, compare, coverage, html, outputs, 
 PROG = "tf-repro-migrate verify"
 # The --control run adds this to every global seed the script sets.
 CONTROL_SEED_OFFSET = 1
+# Runs without --runs and without a hazard (see compare.HAZARD_IDS).
+DEFAULT_RUNS = 2
+# When the traced re-runs all agree although the main runs differed, at most
+# this many more traced re-runs look for a pair that differs.
+EXTRA_TRACED_RUNS = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("script", help="the training script, run unmodified as __main__")
-    parser.add_argument("--runs", type=int, default=2, metavar="N", help="number of runs to compare (>= 2, default 2)")
+    parser.add_argument("--runs", type=int, default=None, metavar="N",
+                        help=f"number of runs to compare (>= 2; default {DEFAULT_RUNS}, or "
+                             f"{compare.ESCALATED_RUNS} when a hazard is found; N always wins)")
     parser.add_argument("--max-steps", type=int, default=None, metavar="N",
                         help="stop every fit() after N batches (an exact prefix of the full run)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="time limit per run")
@@ -206,7 +213,7 @@ def _main(argv: list[str]) -> int:
     script = Path(ns.script)
     if not script.is_file():
         return _error(f"script not found: {ns.script}")
-    if ns.runs < 2:
+    if ns.runs is not None and ns.runs < 2:
         return _error(f"--runs must be at least 2 (got {ns.runs})")
     if ns.max_steps is not None and ns.max_steps < 1:
         return _error(f"--max-steps must be at least 1 (got {ns.max_steps})")
@@ -229,7 +236,8 @@ def _main(argv: list[str]) -> int:
     verifier = Verifier(
         script=script,
         script_args=script_args,
-        runs=ns.runs,
+        runs=ns.runs if ns.runs is not None else DEFAULT_RUNS,
+        runs_explicit=ns.runs is not None,
         max_steps=ns.max_steps,
         timeout=ns.timeout,
         control=ns.control,
@@ -275,10 +283,12 @@ class Verifier:
 
     def __init__(self, script: Path, script_args: list[str], runs: int, max_steps: int | None,
                  timeout: float | None, control: bool, keep_logs: Path | None,
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, runs_explicit: bool = True) -> None:
         self.script = script
         self.script_args = script_args
         self.runs = runs
+        # Without --runs, a hazard raises the number of runs (escalation).
+        self.runs_explicit = runs_explicit
         self.max_steps = max_steps
         self.timeout = timeout
         self.control = control
@@ -290,7 +300,8 @@ class Verifier:
         # otherwise every run gets a different, explicit value so that hash
         # order dependence shows up.
         self.hash_pinned_by_user = user_hash not in (None, "", "random")
-        self.hash_seeds = [str(user_hash)] * runs if self.hash_pinned_by_user else [str(i + 1) for i in range(runs)]
+        most = max(runs, compare.ESCALATED_RUNS)
+        self.hash_seeds = [str(user_hash)] * most if self.hash_pinned_by_user else [str(i + 1) for i in range(most)]
         self.progress = runner.tty_progress(sys.stderr) if sys.stderr.isatty() else None
         self.outcomes: list[runner.RunOutcome] = []
         # Options set after construction by main() (kept out of __init__'s
@@ -302,13 +313,14 @@ class Verifier:
     # -- running ---------------------------------------------------------
 
     def _run(self, root: Path, label: str, hash_seed: str, seed_offset: int = 0,
-             display: str | None = None) -> runner.RunOutcome:
+             display: str | None = None, harness_args: list[str] | None = None) -> runner.RunOutcome:
         log_dir = self.keep_logs or (root / "logs")
         spec = runner.RunSpec(
             label=label, script=self.script, args=self.script_args, hash_seed=hash_seed,
             workdir_root=root, log_path=log_dir / f"{label.replace(' ', '-')}.log",
             seed_offset=seed_offset, max_steps=self.max_steps, timeout=self.timeout,
-            launcher=self.launcher, harness_args=self.harness_args, compare_files=self.compare_files,
+            launcher=self.launcher, harness_args=[*self.harness_args, *(harness_args or [])],
+            compare_files=self.compare_files,
         )
         display = display or label
         progress = self.progress
@@ -336,22 +348,69 @@ class Verifier:
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def _verify(self, root: Path) -> dict[str, Any]:
+    def _main_runs(self, root: Path, static: list[compare.Hint]) -> tuple[list[runner.RunOutcome], dict[str, Any]]:
+        """Run the script ``self.runs`` times, or ESCALATED_RUNS when run 1
+        shows a hazard (and --runs was not given); escalated runs stop at the
+        first run that differs from run 1."""
         main_runs: list[runner.RunOutcome] = []
-        for i in range(self.runs):
+        target = self.runs
+        escalation: dict[str, Any] = {"escalated": False, "default_runs": self.runs, "runs": self.runs,
+                                      "hazards": [], "stopped_early": False}
+        i = 0
+        while i < target:
             outcome = self._run(root, f"run {i + 1}", self.hash_seeds[i],
-                                display=f"run {i + 1}/{self.runs} (PYTHONHASHSEED={self.hash_seeds[i]})")
+                                display=f"run {i + 1}/{target} (PYTHONHASHSEED={self.hash_seeds[i]})")
             main_runs.append(outcome)
             if outcome.failed:
                 break  # the verdict is SCRIPT FAILED whatever the other runs do
+            if i == 0:
+                haz = compare.hazards(self._hints(static, main_runs), _op_determinism(outcome))
+                escalation["hazards"] = [h.id for h in haz]
+                # Nothing trained: more runs cannot make the verdict meaningful.
+                if (haz and not self.runs_explicit and target < compare.ESCALATED_RUNS
+                        and compare.trained_count(outcome.result)):
+                    target = compare.ESCALATED_RUNS
+                    escalation.update(escalated=True, runs=target)
+            elif escalation["escalated"] and not compare.compare_runs(
+                    "a", main_runs[0].result or {}, "b", outcome.result or {}).identical:
+                escalation["stopped_early"] = True  # a difference settles the verdict
+                break
+            i += 1
+        escalation["runs_done"] = len(main_runs)
+        return main_runs, escalation
+
+    def _hints(self, static: list[compare.Hint], main_runs: list[runner.RunOutcome]) -> list[compare.Hint]:
+        ref = main_runs[0].result or {}
+        dynamic = compare.run_hints(ref)
+        dynamic += compare.cross_run_hints([(o.label, o.result) for o in main_runs if o.result])
+        tf_info = (ref.get("environment") or {}).get("tensorflow") or {}
+        return compare.merge_hints(static, dynamic, tf_info.get("op_determinism") is not None)
+
+    def _verify(self, root: Path) -> dict[str, Any]:
+        source = _read_text(self.script)
+        static = compare.scan_script(source) + compare.scan_local_modules(str(self.script), source)
+        main_runs, escalation = self._main_runs(root, static)
         rep = self._base_report(main_runs)
+        rep["escalation"] = escalation
+        hints = self._hints(static, main_runs) if main_runs[0].result else static
+        rep["hints"] = [vars(h) for h in hints]
+        rep["hazards"] = [vars(h) for h in compare.hazards(hints, _op_determinism(main_runs[0]))]
         failed = next((o for o in main_runs if o.failed), None)
         if failed is not None:
             return self._finish(rep, main_runs, "SCRIPT FAILED", self._failure(failed, rep),
                                 f"{failed.label} failed; nothing was compared.")
         if all(compare.capture_count(o.result) == 0 for o in main_runs):
+            self._no_control(rep)
             return self._finish(rep, main_runs, "INCONCLUSIVE", None,
                                 coverage.nothing_captured_message(main_runs[0].result))
+        if all(compare.trained_count(o.result) == 0 for o in main_runs):
+            n = compare.capture_count(main_runs[0].result)
+            self._no_control(rep)
+            return self._finish(rep, main_runs, "INCONCLUSIVE", None,
+                                f"nothing was trained: {n} captured training{'s' if n != 1 else ''} ran "
+                                "0 batches and 0 optimizer steps (e.g. fit(epochs=0) or an empty "
+                                "dataset), so agreeing runs prove nothing (this is not a sign of "
+                                "reproducibility).")
         ref = main_runs[0]
         pairs = [compare.compare_runs(ref.label, ref.result or {}, o.label, o.result or {}) for o in main_runs[1:]]
         rep["comparisons"] = [p.to_json() for p in pairs]
@@ -367,55 +426,137 @@ class Verifier:
         if reproducible and left_behind is not None and not left_behind["identical"]:
             return self._finish(rep, main_runs, "NOT REPRODUCIBLE", None, outputs.summary(left_behind))
         if not reproducible:
-            rep["hash_seed_diagnosis"] = self._hash_seed_check(root, main_runs)
-            static = compare.scan_script(_read_text(self.script))
-            dynamic = compare.run_hints(ref.result or {})
-            tf_info = ((ref.result or {}).get("environment") or {}).get("tensorflow") or {}
-            op_det_known = tf_info.get("op_determinism") is not None
-            rep["hints"] = [vars(h) for h in compare.merge_hints(static, dynamic, op_det_known)]
+            other = next(o for o, p in zip(main_runs[1:], pairs) if not p.identical)
+            rep["hash_seed_diagnosis"], traced = self._hash_seed_check(root, main_runs, other)
+            rep["divergence"] = self._localize(root, ref, other, traced)
             summary = _difference_summary(first, pairs)
+            self._no_control(rep)
             return self._finish(rep, main_runs, "NOT REPRODUCIBLE", None, summary)
         if self.control:
             rep["control"] = self._control(root, ref)
         n = sum(compare.capture_count(o.result) for o in main_runs[:1])
+        untrained = n - compare.trained_count(ref.result)
+        scope = (f" for the first {self.max_steps} batch{'es' if self.max_steps != 1 else ''} of each "
+                 f"fit() only (--max-steps {self.max_steps})") if self.max_steps else ""
+        rep["agreement"] = {"runs": len(main_runs), "escape_probability": compare.escape_probability(len(main_runs)),
+                            "message": compare.agreement_text(len(main_runs))}
         return self._finish(rep, main_runs, "REPRODUCIBLE", None,
-                            f"all {self.runs} runs produced bitwise identical losses, metrics and "
-                            f"variables in {n} captured training{'s' if n != 1 else ''}.")
+                            f"all {len(main_runs)} runs produced bitwise identical losses, metrics and "
+                            f"variables in {n} captured training{'s' if n != 1 else ''}{scope}."
+                            + (f" ({untrained} of them trained nothing and prove nothing.)" if untrained else ""))
+
+    def _no_control(self, rep: dict[str, Any]) -> None:
+        if self.control:
+            rep["control"] = {"performed": False, "differs": None,
+                              "message": "not run: the verdict is not REPRODUCIBLE, so there is no "
+                                         "agreement for a control run to make meaningful."}
 
     # -- diagnostics -------------------------------------------------------
 
-    def _hash_seed_check(self, root: Path, main_runs: list[runner.RunOutcome]) -> dict[str, Any]:
-        """Re-run with PYTHONHASHSEED pinned to run 1's value; compare with run 1."""
+    def _hash_seed_check(self, root: Path, main_runs: list[runner.RunOutcome],
+                         other: runner.RunOutcome) -> tuple[dict[str, Any], list[runner.RunOutcome]]:
+        """Re-run runs with their own PYTHONHASHSEED (traced, for localization).
+
+        Hash order is blamed only when every re-run reproduces its own run
+        exactly, twice over (two rounds), while runs with different values
+        differ; a thread race passes that by chance with probability at most
+        0.5 ** (number of re-runs).
+        """
+        ref = main_runs[0]
+        chosen = [ref, other] + [o for o in main_runs[1:] if o is not other][:1]
+        if self.hash_pinned_by_user:
+            chosen = [ref, other]
+        traced: list[runner.RunOutcome] = []
+        for outcome in chosen:
+            traced.append(self._run(root, f"traced {outcome.label.split()[-1]}", outcome.hash_seed,
+                                    harness_args=["--trace"],
+                                    display=f"re-run of {outcome.label} with PYTHONHASHSEED="
+                                            f"{outcome.hash_seed} and extra capture"))
+        self.outcomes += traced
         if self.hash_pinned_by_user:
             return {"performed": False, "message": "PYTHONHASHSEED is set in your environment; "
-                    "all runs already used the same value."}
-        ref = main_runs[0]
-        pinned = ref.hash_seed
-        agree: bool | None = True
-        extra = []
-        for i in range(1, self.runs):
-            outcome = self._run(root, f"pinned {i + 1}", pinned,
-                                display=f"re-run {i + 1} with PYTHONHASHSEED pinned to {pinned}")
-            extra.append(outcome)
-            if outcome.failed:
-                agree = None
-                break
-            if not compare.compare_runs(ref.label, ref.result or {}, outcome.label, outcome.result or {}).identical:
-                agree = False
-                break
-        self.outcomes += extra
-        if agree:
-            message = (f"with PYTHONHASHSEED={pinned} in every run the runs agree, so the script "
-                       "depends on Python's hash order (e.g. hash() of strings, iteration over sets). "
-                       f"Export PYTHONHASHSEED (e.g. `export PYTHONHASHSEED={pinned}`) before running "
-                       "it, or remove the dependence.")
-        elif agree is False:
-            message = (f"the runs still differ with PYTHONHASHSEED={pinned} pinned: hash order is not "
-                       "(the only) cause.")
+                    "all runs already used the same value."}, traced
+        rounds = [traced]
+        if all(not t.failed and _same(o, t) for o, t in zip(chosen, traced)):
+            # Looks like hash order: confirm with a second round before saying so.
+            second = [self._run(root, f"pinned {o.label.split()[-1]}", o.hash_seed,
+                                display=f"second re-run of {o.label} with PYTHONHASHSEED={o.hash_seed}")
+                      for o in chosen]
+            self.outcomes += second
+            rounds.append(second)
+        reruns = [r for rnd in rounds for r in rnd]
+        failed = any(r.failed for r in reruns)
+        reproduced = sum(1 for rnd in rounds for o, r in zip(chosen, rnd) if not r.failed and _same(o, r))
+        different_pairs = [(a, b) for i, a in enumerate(chosen) for b in chosen[i + 1:] if a.hash_seed != b.hash_seed]
+        differing = sum(1 for a, b in different_pairs if not _same(a, b))
+        values = ", ".join(o.hash_seed for o in chosen)
+        total = len(main_runs) + len(reruns)
+        dependent = (not failed and reproduced == len(reruns) and len(rounds) > 1
+                     and differing == len(different_pairs) > 0)
+        chance = 0.5 ** len(reruns)
+        if failed:
+            message = "a re-run with a pinned PYTHONHASHSEED failed; no conclusion."
+        elif dependent:
+            message = (f"evidence of hash-order dependence: each of the {len(chosen)} runs re-run twice "
+                       f"with its own PYTHONHASHSEED ({values}) reproduced itself exactly ({reproduced} of "
+                       f"{len(reruns)} re-runs), while the {differing} pair{'s' if differing != 1 else ''} of runs with "
+                       f"different values differed ({total} runs in all; a race that changes half of the runs would pass "
+                       f"this by chance at most {chance:.1%} of the time). Export PYTHONHASHSEED (e.g. "
+                       f"`export PYTHONHASHSEED={chosen[0].hash_seed}`) before running it, or remove the "
+                       "dependence (hash() of strings, iteration over sets).")
         else:
-            message = "the re-run with PYTHONHASHSEED pinned failed; no conclusion."
-        return {"performed": True, "pinned_value": pinned, "agrees": agree,
-                "hash_order_dependent": bool(agree), "runs": [o.label for o in extra], "message": message}
+            message = (f"not hash order (or not only): {len(reruns) - reproduced} of {len(reruns)} re-runs "
+                       f"with their own run's PYTHONHASHSEED ({values}) differed from that run, so the "
+                       f"runs differ even with the same value ({total} runs in all).")
+        return {"performed": True, "values": [o.hash_seed for o in chosen], "reruns": len(reruns),
+                "reproduced": reproduced, "pairs_with_different_values": len(different_pairs),
+                "pairs_differing": differing, "agrees": None if failed else dependent,
+                "hash_order_dependent": dependent, "chance_if_race": chance,
+                "runs": [o.label for o in reruns], "message": message}, traced
+
+    def _localize(self, root: Path, ref: runner.RunOutcome, other: runner.RunOutcome,
+                  traced: list[runner.RunOutcome]) -> dict[str, Any]:
+        """Name where the runs split first: initial weights, inputs, or a step
+        (then a layer, from two --probe-step runs)."""
+        split = compare.initial_weights_split(ref.result or {}, other.result or {})
+        if split:
+            return split
+        ok = [t for t in traced if not t.failed and t.result]
+        pair = _differing_pair(ok)
+        seeds = [ref.hash_seed, other.hash_seed]
+        extra = 0
+        while pair is None and ok and extra < EXTRA_TRACED_RUNS:
+            # A race that fires in some runs only: the traced re-runs may all
+            # agree although the main runs did not; a few more, until two differ.
+            extra += 1
+            seed = seeds[extra % 2]
+            outcome = self._run(root, f"traced extra {extra}", seed, harness_args=["--trace"],
+                                display=f"extra re-run {extra} with extra capture (PYTHONHASHSEED={seed})")
+            self.outcomes.append(outcome)
+            if not outcome.failed and outcome.result:
+                ok.append(outcome)
+                pair = _differing_pair(ok)
+        if pair is None:
+            return {"stage": None, "message": f"the split did not recur in {len(ok)} re-runs with extra "
+                    "capture (it fires in only some runs), so it could not be localized; re-run with "
+                    "--runs N to see how often it occurs."}
+        a, b = pair
+        split = compare.localize(a.result or {}, b.result or {})
+        if split is None:
+            if not any(c.get("trace") for c in (a.result or {}).get("captures", [])):
+                return {"stage": None, "message": "localization covers fit() only; for custom loops "
+                        "the first differing optimizer step (gradients) is shown below."}
+            return {"stage": None, "message": "the re-runs differ, but not in the traced batches and "
+                    "weights (e.g. only after training); compare the variables listed below."}
+        if split["stage"] == "step" and split.get("step") is not None and split["step"] >= 0:
+            args = ["--probe-step", str(split["step"]), "--probe-capture", str(split.get("capture", 0))]
+            probes = [self._run(root, f"probe {t.label.split()[-1]}", t.hash_seed, harness_args=args,
+                                display=f"probe of step {split['step']} ({t.label})") for t in (a, b)]
+            self.outcomes += probes
+            if all(not p.failed for p in probes):
+                split = compare.probe_split(probes[0].result or {}, probes[1].result or {}, split)
+        split["runs"] = [a.label, b.label]
+        return split
 
     def _control(self, root: Path, ref: runner.RunOutcome) -> dict[str, Any]:
         """One more run with every global seed shifted; not part of the verdict."""
@@ -423,7 +564,7 @@ class Verifier:
                             display=f"control run (seeds +{CONTROL_SEED_OFFSET})")
         self.outcomes.append(outcome)
         seeds = [c for c in (ref.result or {}).get("seed_calls", []) if c.get("value") is not None]
-        info: dict[str, Any] = {"seed_offset": CONTROL_SEED_OFFSET, "run": outcome.label,
+        info: dict[str, Any] = {"performed": True, "seed_offset": CONTROL_SEED_OFFSET, "run": outcome.label,
                                 "seeds_seen": len(seeds), "differs": None}
         if outcome.failed:
             info["message"] = f"the control run failed (exit {outcome.exit_code}); no conclusion."
@@ -464,7 +605,8 @@ class Verifier:
             "script_name": self.script.name,
             "args": self.script_args,
             "cwd": str(self.original_cwd),
-            "options": {"runs": self.runs, "max_steps": self.max_steps, "timeout": self.timeout,
+            "options": {"runs": self.runs, "runs_explicit": self.runs_explicit, "max_steps": self.max_steps,
+                        "timeout": self.timeout,
                         "launcher": shlex.join(self.launcher) if self.launcher else None,
                         "compare_outputs": "--capture-outputs" in self.harness_args,
                         "compare_files": self.compare_files,
@@ -479,6 +621,11 @@ class Verifier:
             "hash_seed_diagnosis": None,
             "control": None,
             "hints": [],
+            "hazards": [],
+            "escalation": None,
+            "agreement": None,
+            "divergence": None,
+            "scope": report.scope(self.max_steps),
             "failure": None,
         }
 
@@ -628,6 +775,19 @@ def _environment_differences(outcomes: list[runner.RunOutcome]) -> list[str]:
             if base.get(key) != other.get(key):
                 notes.append(f"{label}: {key} = {other.get(key)!r} (vs {base.get(key)!r} in {ref_label})")
     return notes
+
+
+def _op_determinism(outcome: runner.RunOutcome) -> bool | None:
+    tf_info = ((outcome.result or {}).get("environment") or {}).get("tensorflow") or {}
+    return tf_info.get("op_determinism")
+
+
+def _differing_pair(outcomes: list[runner.RunOutcome]) -> tuple[runner.RunOutcome, runner.RunOutcome] | None:
+    return next(((a, b) for i, a in enumerate(outcomes) for b in outcomes[i + 1:] if not _same(a, b)), None)
+
+
+def _same(a: runner.RunOutcome, b: runner.RunOutcome) -> bool:
+    return compare.compare_runs(a.label, a.result or {}, b.label, b.result or {}).identical
 
 
 def _read_text(path: Path) -> str:

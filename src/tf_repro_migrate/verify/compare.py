@@ -278,6 +278,7 @@ class Hint:
     message: str
     source: str  # "script" (text scan) or "run" (observed in the child)
     line: int | None = None
+    file: str | None = None  # for hints in another file than the script
 
 
 # (id, regex, message) for the static scan of the script's source text.  A
@@ -298,9 +299,23 @@ _TEXT_PATTERNS: list[tuple[str, str, str]] = [
      "directory listing order depends on the file system: wrap the listing in sorted()"),
     ("hash_builtin", r"(?<![\w.])hash\(",
      "hash() of str/bytes changes with PYTHONHASHSEED in every new process"),
-    ("clock_seed", r"seed.*\b(time\.time|time_ns|datetime\.now|os\.getpid|uuid)",
+    ("clock_seed", r"(?i:seed).*\b(time\.time|time_ns|datetime\.now|os\.getpid|uuid)",
      "a seed is derived from the clock, the process id or a uuid"),
+    ("date_seed", r"(?=.*(?i:seed))(?=.*(\btoday\(|\.toordinal\(|strftime\(|\bdate\.fromtimestamp\())",
+     ("a seed is derived from the date (e.g. datetime.date.today()): it changes every day, "
+      "so runs on different days differ")),
 ]
+
+# Global RNGs a PyDataset's __getitem__ may draw from (shared by its workers).
+_SHARED_RNG = re.compile(
+    r"\b(np|numpy)\.random\.(?!default_rng|RandomState|Generator|seed)\w+\(|(?<![\w.])random\.(random|uniform|randint|choice|shuffle|sample|gauss)\("
+)
+_WORKERS = re.compile(r"\bworkers\s*=\s*([2-9]|[1-9]\d+)\b")
+
+# Unseeded generators searched for in the script's own local modules.
+_UNSEEDED_GENERATORS = re.compile(
+    r"default_rng\(\s*\)|RandomState\(\s*\)|(?<![\w.])random\.Random\(\s*\)|from_non_deterministic_state"
+)
 
 _STATEFUL_RANDOM = re.compile(
     r"tf\.random\.(uniform|normal|truncated_normal|shuffle|categorical|gamma|poisson)\b|tf\.image\.random_\w+"
@@ -359,12 +374,92 @@ def scan_script(source: str) -> list[Hint]:
                     "script", number,
                 ))
                 break
+    workers = next((n for n, line in enumerate(lines, start=1) if _WORKERS.search(line)), None)
+    shared = next((n for n, line in enumerate(lines, start=1) if _SHARED_RNG.search(line)), None)
+    if workers is not None and shared is not None and "PyDataset" in code:
+        hints.append(Hint(
+            "pydataset_workers_shared_rng",
+            f"a PyDataset with workers > 1 (line {workers}) draws from a shared global RNG "
+            f"(line {shared}): worker threads take their random numbers in whatever order they run, "
+            "and op determinism does not order them. Draw from a generator seeded per batch in "
+            "__getitem__ (np.random.default_rng([SEED, epoch, index])) or use workers=1",
+            "script", shared,
+        ))
     if "enable_op_determinism" not in code:
         hints.append(Hint(
             "no_op_determinism_text",
             "the script never calls tf.config.experimental.enable_op_determinism()",
             "script",
         ))
+    return hints
+
+
+def local_modules(script: str, source: str) -> list[str]:
+    """Files of the modules ``script`` imports from its own directory
+    (``import helpers``, ``from data import load``, ``from pkg.sub import x``),
+    followed transitively; at most 50."""
+    import ast
+
+    root = os.path.dirname(os.path.abspath(script))
+    seen: list[str] = []
+    queue = [(os.path.abspath(script), source)]
+    while queue and len(seen) < 50:
+        _, text = queue.pop(0)
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        names: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module)
+                names += [f"{node.module}.{alias.name}" for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            base = os.path.join(root, *parts)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                real = os.path.realpath(candidate)
+                if os.path.isfile(real) and real not in seen and real != os.path.realpath(script):
+                    seen.append(real)
+                    try:
+                        with open(real, encoding="utf-8", errors="replace") as fh:
+                            queue.append((real, fh.read()))
+                    except OSError:
+                        pass
+    return seen
+
+
+def scan_local_modules(script: str, source: str) -> list[Hint]:
+    """Unseeded generators (and the script-scan hazards) in the modules the
+    script imports from its own directory."""
+    hints: list[Hint] = []
+    root = os.path.dirname(os.path.abspath(script))
+    for path in local_modules(script, source):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        rel = os.path.relpath(path, root)
+        lines = _code_lines(text)
+        for number, line in enumerate(lines, start=1):
+            if _UNSEEDED_GENERATORS.search(line):
+                hints.append(Hint(
+                    "unseeded_local_module",
+                    f"an unseeded random generator in {rel}, a module the script imports "
+                    f"({line.strip()[:80]}): it draws different numbers in every run whatever "
+                    "global seeds the script sets; pass it a seed",
+                    "script", number, rel,
+                ))
+                break
+        for hint in scan_script(text):
+            if hint.id in ("no_op_determinism_text", "unseeded_default_rng", "nondeterministic_generator"):
+                continue  # the first is about the entry script; the others are reported above
+            hint.file = rel
+            hint.message += f" (in {rel}, imported by the script)"
+            hints.append(hint)
     return hints
 
 
@@ -389,6 +484,16 @@ def run_hints(result: dict[str, Any]) -> list[Hint]:
             "use keras.utils.set_random_seed(SEED), which sets Python, NumPy and TensorFlow seeds",
             "run",
         ))
+    keras_info = env.get("keras") or {}
+    if seeded and "random.seed" not in seeded and str(keras_info.get("version") or "").startswith("3"):
+        hints.append(Hint(
+            "python_random_unseeded",
+            "Python's `random` module was never seeded (seeds set: " + ", ".join(sorted(seeded)) + "), "
+            "and Keras 3 takes the seeds of initializers, dropout and SeedGenerator from it: "
+            "np.random.seed + tf.random.set_seed leave exactly this behind. Use "
+            "keras.utils.set_random_seed(SEED), which seeds Python, NumPy and TensorFlow",
+            "run",
+        ))
     if tf_info and tf_info.get("op_determinism") is False:
         hints.append(Hint(
             "no_op_determinism",
@@ -403,6 +508,28 @@ def run_hints(result: dict[str, Any]) -> list[Hint]:
             "non-deterministic unless op determinism is enabled",
             "run",
         ))
+    return hints
+
+
+def cross_run_hints(results: list[tuple[str, dict[str, Any]]]) -> list[Hint]:
+    """Hints that need several runs: a run read (at an absolute path, outside
+    its scratch directory) a file that existed before it started and that an
+    earlier run wrote, e.g. a checkpoint it resumed from."""
+    hints: list[Hint] = []
+    written: dict[str, str] = {}
+    for label, result in results:
+        for path in result.get("files_read") or []:
+            if path in written:
+                hints.append(Hint(
+                    "resume_from_previous_run",
+                    f"{label} read {path}, which {written[path]} wrote: a file at an absolute path "
+                    "(e.g. a checkpoint the script resumes from) carries state from one run to the "
+                    "next. Write it relative to the working directory, or remove it between runs",
+                    "run",
+                ))
+                return hints
+        for path in result.get("files_written") or []:
+            written.setdefault(path, label)
     return hints
 
 
@@ -502,3 +629,187 @@ def _script_location(frames: list[dict[str, Any]], script_name: str) -> str:
             code = (frame.get("code") or "").strip()
             return f" (called at {script_name}:{frame.get('line')}: {code})"
     return ""
+
+
+# ---------------------------------------------------------------------------
+# What was trained, hazards, and what an agreement is worth
+# ---------------------------------------------------------------------------
+
+
+def trained(capture: dict[str, Any]) -> bool:
+    """True when a capture trained at least one batch / optimizer step.
+
+    ``fit(epochs=0)``, a fit over an empty dataset and similar captures record
+    nothing that training produced, so their agreement proves nothing.
+    """
+    if capture.get("kind") == "fit":
+        return bool(capture.get("batches"))
+    return bool(capture.get("apply_calls"))
+
+
+def trained_count(result: dict[str, Any] | None) -> int:
+    """How many of a run's captures trained anything."""
+    return sum(1 for c in (result or {}).get("captures", []) if trained(c))
+
+
+# Hints that name a source of run-to-run differences that may fire in only
+# some runs (thread races, kernels, checkpoints, coarse clocks and dates):
+# when one is present two agreeing runs are weak evidence, so they are shown
+# with every verdict and verify runs more.  Causes that change every run
+# (missing seeds, unseeded generators, hash()) are not in this set: two runs
+# find them.
+HAZARD_IDS = frozenset({
+    "tf_data_nondeterministic", "stateful_random_in_parallel_map", "pydataset_workers_shared_rng",
+    "jit_compile", "no_op_determinism", "accelerator", "date_seed", "clock_seed",
+    "resume_from_previous_run",
+})
+# enable_op_determinism() overrides deterministic=False and runs tf.data
+# functions with stateful ops serially, which defuses these two.
+_DEFUSED_BY_OP_DETERMINISM = frozenset({"tf_data_nondeterministic", "stateful_random_in_parallel_map"})
+
+# Runs when a hazard is present and --runs was not given.
+ESCALATED_RUNS = 5
+
+
+def hazards(hints: list[Hint], op_determinism: bool | None = None) -> list[Hint]:
+    """The hints that make a 2-run agreement weak evidence (``op_determinism``:
+    whether the run had op determinism enabled, if known)."""
+    return [h for h in hints if h.id in HAZARD_IDS
+            and not (op_determinism and h.id in _DEFUSED_BY_OP_DETERMINISM)]
+
+
+def escape_probability(runs: int) -> float:
+    """Chance that ``runs`` runs all agree although a source changes the
+    result in half of the runs.
+
+    Worst case over such sources: each run independently has outcome A or B
+    with probability 1/2, so all agree with probability 2 * 0.5**runs (all A
+    or all B).  (If every change gives a new result, it is 0.5**runs.)
+    """
+    return 2 * 0.5 ** runs
+
+
+def agreement_text(runs: int) -> str:
+    """One sentence on what ``runs`` agreeing runs are worth."""
+    p = escape_probability(runs)
+    return (f"{runs} runs agreed; a source that changes the result in half of the runs escapes "
+            f"{runs} runs {p:.1%} of the time at most (2 x 0.5^{runs}); use --runs N for more.")
+
+
+# ---------------------------------------------------------------------------
+# Localizing the first divergence
+# ---------------------------------------------------------------------------
+
+
+def _batch_position(capture: dict[str, Any], step: int) -> tuple[int | None, int | None]:
+    batches = capture.get("batches") or []
+    if 0 <= step < len(batches):
+        return batches[step].get("epoch"), batches[step].get("batch")
+    return None, None
+
+
+def initial_weights_split(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """The first fit whose initial weights differ between two runs, or None."""
+    for ca, cb in zip(a.get("captures", []), b.get("captures", [])):
+        wa, wb = ca.get("initial_weights"), cb.get("initial_weights")
+        if not wa or not wb:
+            continue
+        names = [x["name"] for x, y in zip(wa, wb) if x.get("sha256") != y.get("sha256")]
+        if names or len(wa) != len(wb):
+            return {"stage": "initial weights", "capture": ca.get("index", 0), "label": capture_label(ca),
+                    "variables": names,
+                    "message": f"initial weights differ ({len(names)} of {len(wa)} variables, e.g. "
+                               f"`{names[0] if names else '?'}`) in {capture_label(ca)}: a seed is "
+                               "missing (or differs between runs)"}
+    return None
+
+
+def localize(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """Where two traced runs (harness ``--trace``) split first.
+
+    Order: initial weights, then the input batches, then the first step whose
+    result differs although its inputs and starting weights are equal.
+    Returns None when the two runs do not differ in their traces.
+    """
+    split = initial_weights_split(a, b)
+    if split:
+        return split
+    for ca, cb in zip(a.get("captures", []), b.get("captures", [])):
+        ta, tb = ca.get("trace") or {}, cb.get("trace") or {}
+        if not ta or not tb:
+            continue
+        inputs_a, inputs_b = ta.get("inputs") or [], tb.get("inputs") or []
+        weights_a, weights_b = ta.get("weights_before") or [], tb.get("weights_before") or []
+        batches_a, batches_b = ca.get("batches") or [], cb.get("batches") or []
+        n = max(len(batches_a), len(batches_b))
+        label = capture_label(ca)
+        for step in range(n):
+            if step < len(weights_a) and step < len(weights_b) and weights_a[step] != weights_b[step]:
+                if step == 0:
+                    return {"stage": "initial weights", "capture": ca.get("index", 0), "label": label,
+                            "variables": [], "message": f"initial weights differ in {label}: a seed is missing "
+                                       "(or differs between runs)"}
+                # Weights differ before this step although the previous
+                # steps had equal inputs: the previous step split.
+                return _step_split(ca, label, step - 1)
+            if step < len(inputs_a) and step < len(inputs_b) and inputs_a[step] != inputs_b[step]:
+                epoch, batch = _batch_position(ca, step)
+                part = "inputs" if inputs_a[step][0] != inputs_b[step][0] else "targets"
+                return {"stage": "inputs", "capture": ca.get("index", 0), "label": label, "step": step,
+                        "epoch": epoch, "batch": batch, "part": part,
+                        "message": f"{part} differ from batch {batch} of epoch {epoch} (step {step}) in "
+                                   f"{label}: the data pipeline is nondeterministic"}
+            la = (batches_a[step] if step < len(batches_a) else {}).get("logs")
+            lb = (batches_b[step] if step < len(batches_b) else {}).get("logs")
+            if la != lb:
+                return _step_split(ca, label, step)
+    return None
+
+
+def _step_split(capture: dict[str, Any], label: str, step: int) -> dict[str, Any]:
+    epoch, batch = _batch_position(capture, step)
+    return {"stage": "step", "capture": capture.get("index", 0), "label": label, "step": step,
+            "epoch": epoch, "batch": batch, "layer": None,
+            "message": f"inputs and weights equal, step {step} (epoch {epoch}, batch {batch}) of {label} "
+                       "gives different results: a nondeterministic kernel or a race inside the step"}
+
+
+def probe_split(a: dict[str, Any], b: dict[str, Any], split: dict[str, Any]) -> dict[str, Any]:
+    """Refine a "step" split with two ``--probe-step`` runs: name the first
+    layer (in forward order) whose output differs, else the layer nearest the
+    loss whose gradient differs (gradients flow backwards)."""
+    out = dict(split)
+    index = split.get("capture", 0)
+    caps_a, caps_b = a.get("captures", []), b.get("captures", [])
+    if index >= len(caps_a) or index >= len(caps_b):
+        return out
+    pa, pb = caps_a[index].get("probe"), caps_b[index].get("probe")
+    if not pa or not pb or pa.get("error") or pb.get("error"):
+        out["probe_error"] = (pa or {}).get("error") or (pb or {}).get("error") or "no probe recorded"
+        return out
+    layers = list(zip(pa.get("layers", []), pb.get("layers", [])))
+    step = split.get("step")
+    for la, lb in layers:
+        if la.get("output") != lb.get("output"):
+            out.update(layer=la["name"], what="output")
+            break
+    else:
+        # Backwards from the loss: the culprit is the first layer whose
+        # incoming gradient (at its output) is equal but whose outgoing
+        # gradients (to its input, i.e. the previous layer's output, or to
+        # its weights) differ.
+        for i in range(len(layers) - 1, -1, -1):
+            la, lb = layers[i]
+            to_input = i > 0 and layers[i - 1][0].get("output_grad") != layers[i - 1][1].get("output_grad")
+            if to_input or la.get("weight_grads") != lb.get("weight_grads"):
+                out.update(layer=la["name"], what="gradient")
+                break
+    if out.get("layer"):
+        out["message"] = (f"inputs and weights equal, layer `{out['layer']}` {out['what']} differs at step "
+                          f"{step} (epoch {split.get('epoch')}, batch {split.get('batch')}) of "
+                          f"{split.get('label')}: a nondeterministic kernel")
+    else:
+        out["message"] = (split["message"] + "; recomputed eagerly layer by layer, step "
+                          f"{step} agreed, so the difference is in the compiled step (a kernel or "
+                          "thread race there)")
+    return out

@@ -3,7 +3,7 @@
 This module runs INSIDE the child process that executes the user's script::
 
     python -m tf_repro_migrate.verify.harness --result OUT.json \
-        [--max-steps N] [--seed-offset K] SCRIPT [ARGS...]
+        [--max-steps N] [--seed-offset K] [--trace] [--probe-step N] SCRIPT [ARGS...]
 
 It must not import TensorFlow or Keras itself before the script does: a script
 may set ``TF_ENABLE_ONEDNN_OPTS`` or ``KERAS_BACKEND`` in ``os.environ`` before
@@ -24,6 +24,19 @@ script imports them:
   wrapped to record the seeds the script sets and, for the ``--control`` run,
   to shift them by an offset.  Keras' own global ``SeedGenerator`` is seeded
   from Python's ``random`` module, so it follows the shifted seed.
+
+Every ``fit`` also records the digests of the model's weights when training
+begins (cheap: once per ``fit``), so runs whose initial weights differ are
+told apart from runs that split later.  Two diagnostic modes, used only for
+re-runs once runs have differed, record more:
+
+* ``--trace``: the digest of every training batch's inputs and targets (a
+  sequential ``tf.py_function`` tap at the end of the ``tf.data`` pipeline
+  Keras builds for ``fit``) and of all model weights before every batch;
+* ``--probe-step N``: at global training step N, recompute that step eagerly
+  from the same batch and the weights it started from, layer by layer, and
+  record the digest of each layer's output, of the gradient reaching it and
+  of its weights' gradients; then stop training.
 
 The results are written as JSON to the ``--result`` file, whatever way the
 script ends (normal end, ``sys.exit``, exception).
@@ -86,9 +99,19 @@ FINGERPRINT_ENV_VARS = (
 class _State:
     """Everything the harness records while the script runs."""
 
-    def __init__(self, max_steps: int | None, seed_offset: int) -> None:
+    def __init__(self, max_steps: int | None, seed_offset: int, trace: bool = False,
+                 probe_step: int | None = None) -> None:
         self.max_steps = max_steps
         self.seed_offset = seed_offset
+        self.trace = trace or probe_step is not None
+        self.probe_step = probe_step
+        self.probe_capture = 0  # index of the fit() the probe step belongs to
+        # The fit() record the input tap of the next data adapter belongs to.
+        self.tap_record: dict[str, Any] | None = None
+        # Absolute paths of files the script opened for reading / writing.
+        self.files_read: list[str] = []
+        self.files_written: list[str] = []
+        self.started = time.time()
         self.captures: list[dict[str, Any]] = []
         self.seed_calls: list[dict[str, Any]] = []
         # Optimizers stepped outside fit(), in first-use order.  Strong
@@ -258,13 +281,34 @@ def _make_recorder_callback(keras_callback_base: type, record: dict[str, Any]) -
             self._epoch = 0
             self._seen = 0
 
+            self._global = 0
+            self._probe_weights: Any = None
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            # The model and optimizer are built by now: the weights training
+            # starts from, digested (not stored) to tell a missing seed apart.
+            record["initial_weights"] = _weight_digests(self.model)
+
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self._epoch = int(epoch)
 
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             self._begin = int(batch)
+            assert STATE is not None
+            if STATE.trace:
+                record.setdefault("trace", {"inputs": [], "weights_before": []})
+                record["trace"]["weights_before"].append(_combined_weight_digest(self.model))
+            if (STATE.probe_step is not None and self._global == STATE.probe_step
+                    and record.get("index") == STATE.probe_capture):
+                self._probe_weights = self.model.get_weights()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            assert STATE is not None
+            if self._probe_weights is not None:
+                record["probe"] = _probe_step(self.model, self._probe_weights, record, self._global)
+                self._probe_weights = None
+                self.model.stop_training = True
+            self._global += 1
             record["batches"].append(
                 {
                     "epoch": self._epoch,
@@ -289,6 +333,164 @@ def _make_recorder_callback(keras_callback_base: type, record: dict[str, Any]) -
             )
 
     return _VerifyRecorder()
+
+
+def _array_sha(value: Any) -> str:
+    import numpy as np
+
+    array = np.ascontiguousarray(_to_numpy(value))
+    sha = hashlib.sha256(str(array.dtype).encode() + str(array.shape).encode())
+    sha.update(array.tobytes())
+    return sha.hexdigest()
+
+
+def _weight_digests(model: Any) -> list[dict[str, str]]:
+    """Name and sha256 of every model weight (no values: kept small)."""
+    out = []
+    for variable in list(getattr(model, "weights", []) or []):
+        try:
+            out.append({"name": _variable_name(variable), "sha256": _array_sha(variable)})
+        except Exception as exc:  # a capture problem must not kill the run
+            out.append({"name": _variable_name(variable), "sha256": f"error {exc!r}"})
+    return out
+
+
+def _combined_weight_digest(model: Any) -> str:
+    sha = hashlib.sha256()
+    for item in _weight_digests(model):
+        sha.update(item["sha256"].encode())
+    return sha.hexdigest()
+
+
+def _on_data_adapters(module: ModuleType) -> None:
+    """--trace: tap the batches Keras feeds to fit() (inputs and targets)."""
+    original = module.get_data_adapter  # type: ignore[attr-defined]
+    if getattr(original, "_tf_repro_verify", False):
+        return
+
+    def get_data_adapter(*args: Any, **kwargs: Any) -> Any:
+        adapter = original(*args, **kwargs)
+        assert STATE is not None
+        record = STATE.tap_record
+        if record is not None and _depth("fit") > 0:
+            # Only the first adapter of a fit() is the training data (the
+            # next ones are validation data).
+            STATE.tap_record = None
+            _tap_adapter(adapter, record)
+        return adapter
+
+    get_data_adapter._tf_repro_verify = True  # type: ignore[attr-defined]
+    module.get_data_adapter = get_data_adapter  # type: ignore[attr-defined]
+    if STATE is not None:
+        STATE.patched.append("keras data adapter tap (--trace)")
+
+
+def _on_data_adapters_module(module: ModuleType) -> None:
+    # Only diagnostic re-runs pay for the tap.
+    if STATE is not None and STATE.trace:
+        _on_data_adapters(module)
+
+
+def _tap_adapter(adapter: Any, record: dict[str, Any]) -> None:
+    original = adapter.get_tf_dataset
+    trace = record.setdefault("trace", {"inputs": [], "weights_before": []})
+    assert STATE is not None
+    probe_step = STATE.probe_step
+
+    def get_tf_dataset() -> Any:
+        import tensorflow as tf
+
+        dataset = original()
+
+        def tap(*element: Any) -> Any:
+            structure = element[0] if len(element) == 1 else element
+            flat = tf.nest.flatten(structure)
+
+            def digest(*tensors: Any) -> Any:
+                import numpy as np
+
+                arrays = [np.asarray(t.numpy() if hasattr(t, "numpy") else t) for t in tensors]
+                packed = tf.nest.pack_sequence_as(structure, arrays)
+                if isinstance(packed, (tuple, list)) and len(packed) >= 2:
+                    inputs, targets = packed[0], packed[1]
+                else:
+                    inputs, targets = packed, None
+                entry = [_structure_sha(inputs), _structure_sha(targets)]
+                if probe_step is not None and len(trace["inputs"]) == probe_step:
+                    trace["probe_batch"] = packed
+                trace["inputs"].append(entry)
+                return np.int64(0)
+
+            done = tf.py_function(digest, flat, tf.int64)
+            with tf.control_dependencies([done]):
+                out = [tf.identity(t) for t in flat]
+            return tf.nest.pack_sequence_as(structure, out)
+
+        # Sequential (no num_parallel_calls): batches are digested in the
+        # order fit() consumes them.
+        return dataset.map(tap)
+
+    adapter.get_tf_dataset = get_tf_dataset
+
+
+def _structure_sha(value: Any) -> str | None:
+    if value is None:
+        return None
+    import tensorflow as tf
+
+    sha = hashlib.sha256()
+    for item in tf.nest.flatten(value):
+        sha.update(_array_sha(item).encode())
+    return sha.hexdigest()
+
+
+def _probe_step(model: Any, weights: list[Any], record: dict[str, Any], step: int) -> dict[str, Any]:
+    """Recompute one training step eagerly, layer by layer, from the weights
+    it started from and the batch it trained on; digest what each layer did."""
+    probe: dict[str, Any] = {"step": step, "layers": [], "error": None}
+    batch = (record.get("trace") or {}).pop("probe_batch", None)
+    if batch is None:
+        probe["error"] = "the batch of this step was not seen by the input tap"
+        return probe
+    try:
+        import keras
+        import tensorflow as tf
+
+        model.set_weights(weights)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(tuple(batch) if isinstance(batch, list) else batch)
+        layers = list(getattr(model, "layers", []) or [])
+        outputs: list[tuple[str, Any]] = []
+        with tf.GradientTape(persistent=True) as tape:
+            if isinstance(model, keras.Sequential):
+                hidden = tf.convert_to_tensor(x) if not isinstance(x, (dict, list, tuple)) else x
+                for layer in layers:
+                    hidden = layer(hidden, training=True)
+                    outputs.append((layer.name, hidden))
+                y_pred = hidden
+            else:
+                # Other models: no per-layer outputs, gradients per layer only.
+                y_pred = model(x, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        variables = list(model.trainable_variables)
+        var_grads = tape.gradient(loss, variables)
+        out_grads = tape.gradient(loss, [o for _, o in outputs]) if outputs else []
+        grad_by_var = {id(v): g for v, g in zip(variables, var_grads)}
+        out_by_name = {name: (o, g) for (name, o), g in zip(outputs, out_grads)}
+        for layer in layers:
+            entry: dict[str, Any] = {"name": layer.name, "output": None, "output_grad": None,
+                                     "weight_grads": None}
+            if layer.name in out_by_name:
+                out, grad = out_by_name[layer.name]
+                entry["output"] = _structure_sha(out)
+                entry["output_grad"] = _structure_sha(grad) if grad is not None else None
+            grads = [grad_by_var.get(id(v)) for v in layer.trainable_variables]
+            if grads:
+                entry["weight_grads"] = _structure_sha([g for g in grads if g is not None])
+            probe["layers"].append(entry)
+        probe["loss"] = _array_sha(loss)
+    except Exception as exc:  # diagnosis only: never break the run
+        probe["error"] = repr(exc)
+    return probe
 
 
 def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
@@ -319,6 +521,7 @@ def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
             "completed": False,
         }
         STATE.captures.append(record)
+        STATE.tap_record = record if STATE.trace else None
         recorder = _make_recorder_callback(keras_callback_base, record)
         callbacks = bound.arguments.get("callbacks")
         if callbacks is None:
@@ -334,6 +537,7 @@ def _patch_fit(model_cls: type, keras_callback_base: type) -> None:
             result = original(*bound.args, **bound.kwargs)
         finally:
             _leave_fit()
+            STATE.tap_record = None
         record["completed"] = True
         _digest_model_state(self, record)
         return result
@@ -870,6 +1074,7 @@ HOOKS: dict[str, Callable[[ModuleType], None]] = {
     "tf_keras.src.optimizers.legacy.optimizer_v2": _on_tf_keras_legacy_optimizer_module,
     "tensorflow.python.eager.polymorphic_function.polymorphic_function": _on_tf_function_module,
     "multiprocessing.process": lambda module: _patch_process_start(module),
+    "keras.src.trainers.data_adapters": _on_data_adapters_module,
 }
 
 
@@ -980,8 +1185,56 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+# Files the script opens at absolute paths outside its working directory are
+# recorded (a run that reads what a previous run wrote, e.g. a checkpoint it
+# resumes from, is a cause of differences the per-run scratch directory cannot
+# prevent).  Interpreter and library files are not of interest.
+MAX_RECORDED_FILES = 200
+_IGNORED_SUFFIXES = (".py", ".pyc", ".so", ".pth", ".json.tmp")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _file_audit_hook(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or STATE is None or not args:
+        return
+    path = args[0]
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return
+    try:
+        mode = args[1] if len(args) > 1 else None
+        flags = args[2] if len(args) > 2 else 0
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            mode is None and isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
+        real = os.path.realpath(path)
+        if real.endswith(_IGNORED_SUFFIXES) or real.startswith(_IGNORED_PREFIXES) or os.path.isdir(real):
+            return
+        cwd = os.path.realpath(os.getcwd())
+        if real == cwd or real.startswith(cwd + os.sep):
+            return
+        if not writing:
+            # Only files that existed before this run started: a file the run
+            # wrote itself and reads back is not state from another run.
+            try:
+                if os.stat(real).st_mtime >= STATE.started:
+                    return
+            except OSError:
+                return
+        target = STATE.files_written if writing else STATE.files_read
+        if real not in target and len(target) < MAX_RECORDED_FILES:
+            target.append(real)
+    except Exception:  # an audit hook must never raise into the script
+        return
+
+
+_IGNORED_PREFIXES: tuple[str, ...] = tuple(
+    {os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    | {"/proc/", "/sys/", "/dev/", "/etc/"}
+)
+
+
 def install_hooks() -> None:
     """Patch what is already imported and hook what the script imports later."""
+    sys.addaudithook(_file_audit_hook)
     _patch_python_random()
     _patch_subprocess()
     sys.meta_path.insert(0, _PostImportFinder())
@@ -1169,6 +1422,10 @@ def run_script(script: str, args: list[str], result_path: str) -> int:
             "seed_calls": STATE.seed_calls,
             "patched": STATE.patched,
             "stopped_by_max_steps": STATE.stopped_by_max_steps,
+            "files_read": list(STATE.files_read),
+            "files_written": list(STATE.files_written),
+            "trace": STATE.trace,
+            "probe_step": STATE.probe_step,
         }
         STATE.recording_subprocesses = False  # the fingerprint's own probes
         payload["subprocesses"] = STATE.subprocesses
@@ -1177,6 +1434,8 @@ def run_script(script: str, args: list[str], result_path: str) -> int:
             _finish_loop_captures()
         except Exception as exc:
             payload["capture_error"] = repr(exc)
+        for capture in STATE.captures:  # a probe batch never reached: not JSON
+            (capture.get("trace") or {}).pop("probe_batch", None)
         payload["captures"] = STATE.captures
         payload["outputs"] = STATE.outputs
         try:
@@ -1197,10 +1456,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-offset", type=int, default=0)
     parser.add_argument("--capture-outputs", action="store_true",
                         help="also digest evaluate()/predict() results outside fit()")
+    parser.add_argument("--trace", action="store_true", help="digest every batch and the weights before it")
+    parser.add_argument("--probe-step", type=int, default=None, help="recompute this step layer by layer")
+    parser.add_argument("--probe-capture", type=int, default=0, help="index of the fit() of --probe-step")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
-    STATE = _State(ns.max_steps, ns.seed_offset)
+    STATE = _State(ns.max_steps, ns.seed_offset, ns.trace, ns.probe_step)
+    STATE.probe_capture = ns.probe_capture
     STATE.capture_outputs = ns.capture_outputs
     install_hooks()
     return run_script(ns.script, ns.args, ns.result)

@@ -21,10 +21,22 @@ VERDICT_EXIT_CODES = {
 }
 
 
+def scope(max_steps: int | None) -> dict[str, Any]:
+    """What the verdict covers, and what it does not."""
+    compared = [("training of every fit() and custom loop: per-batch and per-epoch losses and "
+                 "metrics, model variables, optimizer state")]
+    if max_steps:
+        compared[0] += f", for the first {max_steps} batches of each fit() only (--max-steps)"
+    not_compared = ["evaluate() and predict() results", "files the script writes"]
+    text = "compared: " + compared[0] + "; not compared: " + ", ".join(not_compared) + "."
+    return {"compared": compared, "not_compared": not_compared, "max_steps": max_steps, "text": text}
+
+
 def strip_values(captures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Copy of captures without the raw variable contents (digests stay)."""
     out = copy.deepcopy(captures)
     for capture in out:
+        capture.pop("probe_batch", None)
         for key in ("variables", "optimizer_variables"):
             for var in capture.get(key, []):
                 if var.get("values") is not None:
@@ -182,6 +194,12 @@ def _closeness_text(closeness: str | None) -> str:
     }.get(closeness or "", str(closeness))
 
 
+def _hint_line(report: dict[str, Any], hint: dict[str, Any]) -> str:
+    name = hint.get("file") or report.get("script_name")
+    where = f"{name}:{hint['line']}" if hint.get("line") else hint["source"]
+    return f"  - [{where}] {hint['message']}"
+
+
 def render_text(report: dict[str, Any]) -> str:
     """The human-readable report printed on the terminal."""
     lines: list[str] = []
@@ -191,8 +209,15 @@ def render_text(report: dict[str, Any]) -> str:
         + (f" -- {' '.join(report['args'])}" if report.get("args") else "")
     )
     hash_mode = "pinned by your environment" if report.get("hash_seed_pinned_by_user") else "different per run"
+    escalation = report.get("escalation") or {}
+    runs_text = f"{opts.get('runs')} runs"
+    if escalation.get("escalated"):
+        runs_text = (f"{escalation.get('runs')} runs (raised from {escalation.get('default_runs')}: "
+                     f"hazards found; --runs N sets the number)")
+        if escalation.get("stopped_early"):
+            runs_text += f", stopped after {escalation.get('runs_done')} at the first difference"
     lines.append(
-        f"  {opts.get('runs')} runs, PYTHONHASHSEED {hash_mode}"
+        f"  {runs_text}, PYTHONHASHSEED {hash_mode}"
         + (f", --max-steps {opts['max_steps']}" if opts.get("max_steps") else "")
         + (", --control" if opts.get("control") else "")
     )
@@ -211,8 +236,19 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append("")
 
     verdict = report["verdict"]
-    lines.append(f"VERDICT: {verdict} (exit {report['exit_code']})")
+    max_steps = opts.get("max_steps")
+    covers = (f" for the first {max_steps} batch{'es' if max_steps != 1 else ''} of each fit() only"
+              if max_steps and verdict in ("REPRODUCIBLE", "NOT REPRODUCIBLE") else "")
+    lines.append(f"VERDICT: {verdict}{covers} (exit {report['exit_code']})")
     lines.append(f"  {report.get('summary', '')}")
+    agreement = report.get("agreement")
+    if agreement:
+        lines.append(f"  {agreement['message']}")
+    if report.get("scope"):
+        lines.append(f"  Scope: {report['scope']['text']}")
+    divergence = report.get("divergence")
+    if divergence:
+        lines.append(f"  First divergence: {divergence['message']}")
     for note in report.get("coverage_notes") or []:
         lines.append(f"  Note: {note}")
 
@@ -240,15 +276,22 @@ def render_text(report: dict[str, Any]) -> str:
     control = report.get("control")
     if control:
         lines.append("")
-        lines.append(f"Control run (every global seed +{control.get('seed_offset')}): {control['message']}")
+        if control.get("performed") is False:
+            lines.append(f"Control run: {control['message']}")
+        else:
+            lines.append(f"Control run (every global seed +{control.get('seed_offset')}): {control['message']}")
 
     hints = report.get("hints") or []
+    hazards = report.get("hazards") or []
     if hints and verdict == "NOT REPRODUCIBLE":
         lines.append("")
         lines.append("Likely causes:")
-        for hint in hints:
-            where = f"{report['script_name']}:{hint['line']}" if hint.get("line") else hint["source"]
-            lines.append(f"  - [{where}] {hint['message']}")
+        lines += [_hint_line(report, hint) for hint in hints]
+    elif hazards:
+        lines.append("")
+        lines.append("Hazards (sources of differences that may show in only some runs; "
+                     "static scan of the script and its local modules, and the run):")
+        lines += [_hint_line(report, hint) for hint in hazards]
 
     lines.append("")
     lines.append("This verdict holds for this environment only (recorded in each run):")
