@@ -21,37 +21,9 @@ import pytest
 from tf_repro_migrate.verify import compare, runner
 from tf_repro_migrate.verify.cli import main as verify_main
 
-SCRIPTS = Path(__file__).parent / "verify_scripts"
-SRC = Path(__file__).resolve().parents[1] / "src"
+from verify_helpers import SCRIPTS, Verified, verify, verify_env
 
-
-class Verified:
-    """Outcome of one `verify` command."""
-
-    def __init__(self, proc: subprocess.CompletedProcess[str], report: dict[str, Any] | None) -> None:
-        self.code = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
-        self.report = report or {}
-
-    def __repr__(self) -> str:  # shown by pytest on failure
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONHASHSEED", None)  # the verifier varies it per run
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return env
-
-
-def verify(tmp: Path, script: str | Path, *options: str, cwd: Path = SCRIPTS, timeout: float = 240) -> Verified:
-    """Run the real command; always ask for --json so tests can inspect it."""
-    out = tmp / f"report-{len(list(tmp.glob('report-*.json')))}.json"
-    cmd = [sys.executable, "-m", "tf_repro_migrate.verify.cli", str(script), "--json", str(out), *options]
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
-    report = json.loads(out.read_text()) if out.exists() else None
-    return Verified(proc, report)
+_env = verify_env
 
 
 def main_runs(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -630,25 +630,25 @@ def _digest_model_state(model: Any, record: dict[str, Any]) -> None:
         )
 
 
+def _patch_model(model_cls: type, callback_base: type, label: str) -> None:
+    _patch_fit(model_cls, callback_base)
+    _patch_train_on_batch(model_cls)
+    _patch_outputs(model_cls)
+    assert STATE is not None
+    STATE.patched.append(label)
+
+
 def _on_keras_model_module(module: ModuleType) -> None:
     from keras.src.callbacks.callback import Callback
 
-    _patch_fit(module.Model, Callback)
-    _patch_train_on_batch(module.Model)
-    _patch_outputs(module.Model)
-    assert STATE is not None
-    STATE.patched.append("keras.Model.fit")
+    _patch_model(module.Model, Callback, "keras.Model.fit")
 
 
 def _on_tf_keras_training_module(module: ModuleType) -> None:
     # tf_keras (Keras 2), also what `tf.keras` is under TF_USE_LEGACY_KERAS=1.
     from tf_keras.src.callbacks import Callback
 
-    _patch_fit(module.Model, Callback)
-    _patch_train_on_batch(module.Model)
-    _patch_outputs(module.Model)
-    assert STATE is not None
-    STATE.patched.append("tf_keras.Model.fit")
+    _patch_model(module.Model, Callback, "tf_keras.Model.fit")
 
 
 # ---------------------------------------------------------------------------
