@@ -235,15 +235,30 @@ def _resolve(accepted: list[Finding]) -> tuple[list[Finding], dict[int, str]]:
     return kept, superseded
 
 
-def _descendants(node: cst.CSTNode) -> set[int]:
-    """Ids of ``node`` and every node below it."""
+_DESCENDANTS: dict[int, tuple[cst.CSTNode, frozenset[int]]] = {}
+
+
+def _descendants(node: cst.CSTNode) -> frozenset[int]:
+    """Ids of ``node`` and every node below it (cached: ``choose`` asks about the same nodes
+    once per candidate change)."""
+    cached = _DESCENDANTS.get(id(node))
+    if cached is not None and cached[0] is node:
+        return cached[1]
+    if len(_DESCENDANTS) > 4096:
+        _DESCENDANTS.clear()
+    found = _walk_ids(node)
+    _DESCENDANTS[id(node)] = (node, found)
+    return found
+
+
+def _walk_ids(node: cst.CSTNode) -> frozenset[int]:
     found: set[int] = set()
     stack = [node]
     while stack:
         current = stack.pop()
         found.add(id(current))
         stack.extend(current.children)
-    return found
+    return frozenset(found)
 
 
 def _visible(findings: list[Finding]) -> list[Finding]:
