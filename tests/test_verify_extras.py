@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tf_repro_migrate.verify import runner
 from verify_helpers import SCRIPTS, Verified, verify, verify_env
 
 _env = verify_env
@@ -200,7 +201,10 @@ def test_html_report_is_self_contained_and_complete(late_divergence: tuple[Verif
     # No network, no JavaScript: the only URL is the SVG namespace name.
     assert "<script" not in lowered and "<link" not in lowered and "@import" not in lowered
     assert [u for u in ("http://", "https://", "//cdn") if u in lowered.replace('xmlns="http://www.w3.org/2000/svg"', "")] == []
-    assert text.count("<polyline") == 3  # run 1, run 2, and the pinned diagnostic re-run
+    # one curve per run: the two main runs and each diagnostic re-run (hash-order, trace)
+    runs = result.report["runs"]
+    assert sum(1 for r in runs if r["main"]) == 2 and len(runs) >= 3
+    assert text.count("<polyline") == len(runs)
     assert "first divergence: epoch 1, batch 0 (loss)" in text
     assert "NOT REPRODUCIBLE" in text and "sequential/dense/kernel" in text and "max |diff|" in text
     assert "TensorFlow 2." in text  # the environment
@@ -385,7 +389,7 @@ def test_launcher_prefixes_every_run(tf_available: None, tmp_path: Path) -> None
     result = verify(tmp_path, "train_on_batch.py", "--launcher", f"sh {script}")
     assert result.code == 0, result
     lines = log.read_text().splitlines()
-    assert len(lines) == 2 and all("tf_repro_migrate.verify.harness" in line for line in lines), lines
+    assert len(lines) == 2 and all(runner.HARNESS_MODULE in line for line in lines), lines
     assert lines[0].startswith("run 1: ") and "train_on_batch.py" in lines[0]
     assert result.report["options"]["launcher"] == f"sh {script}"
     assert result.report["hardware_differences"] == []

@@ -642,7 +642,7 @@ def trained(capture: dict[str, Any]) -> bool:
     ``fit(epochs=0)``, a fit over an empty dataset and similar captures record
     nothing that training produced, so their agreement proves nothing.
     """
-    if capture.get("kind") == "fit":
+    if capture.get("kind") in ("fit", "train_on_batch"):  # train_on_batch: one batch row per call
         return bool(capture.get("batches"))
     return bool(capture.get("apply_calls"))
 
