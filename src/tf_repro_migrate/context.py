@@ -55,6 +55,7 @@ class Context:
         self.findings: list[Finding] = []
         self.claimed: set[cst.CSTNode] = set()
         self.rule_order = 50  # the order of the rule running now, stamped on its findings
+        self.text: str | None = None  # the source text the module was parsed from (set by the engine)
         self.cache: dict[str, object] = {}
         self._calls: dict[str, list[cst.Call]] | None = None
         self._blocks: dict[cst.CSTNode, list[cst.CSTNode]] = {}

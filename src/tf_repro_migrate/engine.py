@@ -294,6 +294,7 @@ def analyse_module(module: cst.Module, text: str, options: Options) -> Analysis:
     """Run every enabled rule over one metadata pass; findings sorted by position."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     ctx = Context(wrapper, options)
+    ctx.text = text
     compat_v1 = compat_v1_file(ctx) is not None
     for rule_cls in _rules():
         if not options.enabled(rule_cls.code):

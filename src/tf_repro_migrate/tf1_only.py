@@ -157,8 +157,8 @@ def tf1_references(ctx: Context) -> list[Reference]:
     if cached is not None:
         return cached  # type: ignore[return-value]
     found: list[Reference] = []
-    text = ctx.module.code
-    if "tensorflow" in text and any(leaf in text for leaf in _LEAVES):
+    text = ctx.text if ctx.text is not None else ctx.module.code  # generating the code costs a walk
+    if "tensorflow" in text and any(leaf in text for leaf in _LEAVES) and ctx.might_resolve(ENTRY_NAMES):
         collector = _Collector(ctx)
         ctx.module.visit(collector)
         found = collector.found
