@@ -13,6 +13,14 @@ see), never by name: a function that reuses the name has set-ups of its own, and
 session whose config is bound once per branch of an ``if``/``elif``/``else`` takes each
 binding as its own set-up (its *alternatives*), converted in its branch; the session and
 its alternatives are converted or kept together.
+
+A *session factory* is a module-level function whose last statement is ``return
+tf.Session(config=...)`` and whose calls in the file are all ``set_session(f(...))`` (or a bare
+``f(...)``): its set-up is converted inside the function (which then returns nothing) and each
+``set_session(f(...))`` becomes ``f(...)``. A public factory (no leading underscore) may be
+called from other files that use the session it returns; a single-file run cannot see them,
+so its conversion is an unsafe fix (``factory_unsafe`` says why), as is one whose name is
+used other than as a call.
 """
 
 from __future__ import annotations
@@ -65,6 +73,10 @@ class Setup:
     siblings: list[Setup] = field(default_factory=list)  # on an alternative: the others of its session
     # Mutations that may set this binding or another one: (field, bindings it may see, problem).
     pending_shared: list[tuple[FieldSet, frozenset[int], str]] = field(default_factory=list)
+    # A session factory's ``set_session(f(...))`` statements: the ``f(...)`` call each becomes.
+    factory_calls: dict[cst.CSTNode, cst.Call] = field(default_factory=dict)
+    factory: cst.FunctionDef | None = None
+    factory_unsafe: str | None = None  # why converting the factory is only an unsafe fix
 
     @property
     def bundle(self) -> str:
@@ -219,6 +231,18 @@ def _uses(ctx: Context, unit: cst.CSTNode, name: str) -> _Uses | None:
     return _Uses(own, shared)
 
 
+def _own_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes under ``node`` outside nested functions, classes and lambdas."""
+    out: list[cst.CSTNode] = []
+    stack = list(node.children)
+    while stack:
+        child = stack.pop()
+        out.append(child)
+        if not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(child.children)
+    return out
+
+
 def _node_of(assignment: BaseAssignment) -> cst.CSTNode | None:
     """The node that makes a binding (builtins have none)."""
     node = getattr(assignment, "node", None)
@@ -347,6 +371,10 @@ class _Analyser:
         self.ctx = ctx
         self.get_session_used = bool(ctx.calls_to(GET_SESSION))
         self._alternatives: list[Setup] = []  # set by _config_setup for the session at hand
+        # Set by _factory for a session returned by a factory: (function, unsafe reason), and
+        # each set_session statement with the factory call it becomes.
+        self._factories: dict[int, tuple[cst.FunctionDef, str | None]] = {}
+        self._factory_calls: dict[int, dict[cst.CSTNode, cst.Call]] = {}
 
     def run(self) -> SessionAnalysis:
         ctx = self.ctx
@@ -356,6 +384,7 @@ class _Analyser:
         for session in ctx.calls_to(SESSIONS):
             setup_problems: list[str] = []
             session_unit, set_units, set_calls = self._session_uses(session, setup_problems)
+            factory = self._factories.pop(id(session), None)
             handled_set_session.update(set_calls)
             config_expr = _keyword(session, "config")
             for arg in session.args:
@@ -384,6 +413,9 @@ class _Analyser:
                 setup.session_units.append(session_unit)
             setup.set_session_units.extend(set_units)
             setup.set_session_calls.extend(set_calls)
+            if factory is not None:
+                setup.factory, setup.factory_unsafe = factory
+                setup.factory_calls.update(self._factory_calls.pop(id(session), {}))
             setup.problems.extend(p for p in setup_problems if p not in setup.problems)
             if setup.anchor is None:
                 setup.anchor = session_unit if session_unit is not None else (set_units[0] if set_units else None)
@@ -428,6 +460,10 @@ class _Analyser:
         unit = ctx.unit_of(session)
         if isinstance(unit, cst.Expr) and unit.value is session:
             return unit, [], []  # e.g. a bare InteractiveSession(config=...) workaround
+        if isinstance(unit, cst.Return) and unit.value is session:
+            found = self._factory(session, unit, problems)
+            if found is not None:
+                return unit, *found
         assigned = _single_name_assign(ctx, session)
         if assigned is None:
             problems.append("the session is used in place (with-block, return or expression)")
@@ -460,6 +496,63 @@ class _Analyser:
                 line = ctx.positions[ref].start.line
                 problems.append(f"`{name}` is used after set-up (line {line})")
         return unit, set_units, set_calls
+
+    def _factory(
+        self, session: cst.Call, unit: cst.Return, problems: list[str]
+    ) -> tuple[list[cst.CSTNode], list[cst.Call]] | None:
+        """``return tf.Session(...)`` as the last statement of a session factory: its
+        ``set_session(f(...))`` statements and calls (None: not a factory we can follow, the
+        caller reports the session as used in place)."""
+        ctx = self.ctx
+        func = next(ctx.enclosing(unit, (cst.FunctionDef, cst.ClassDef, cst.Lambda)), None)
+        if (
+            not isinstance(func, cst.FunctionDef)
+            or not isinstance(ctx.parents.get(func), cst.Module)
+            or func.decorators  # a decorator may use the returned session
+            or func.asynchronous
+            or not isinstance(func.body, cst.IndentedBlock)
+            or ctx.block_of(unit) is not func.body
+            or ctx.block_units(func.body)[-1] is not unit  # code after it is dead today
+            or any(n is not unit for n in _own_nodes(func.body) if isinstance(n, (cst.Return, cst.Yield)))
+        ):
+            return None
+        assert isinstance(func, cst.FunctionDef)  # narrowed by the test above
+        factory: cst.FunctionDef = func
+        name = func.name.value
+        scope = ctx.scopes.get(func)
+        bindings = list(scope.assignments[name]) if scope is not None else []
+        if len(bindings) != 1 or getattr(bindings[0], "node", None) is not func:
+            return None
+        set_units: list[cst.CSTNode] = []
+        set_calls: list[cst.Call] = []
+        calls: dict[cst.CSTNode, cst.Call] = {}
+        unsafe: str | None = None
+        if not name.startswith("_"):
+            unsafe = (f"`{name}` is public: other files may call it and use the session it returns "
+                      "(a single-file run cannot see them)")
+        for access in sorted(bindings[0].references, key=lambda a: ctx.sort_key(a.node)):
+            ref = access.node
+            line = ctx.positions[ref].start.line
+            call = ctx.parents.get(ref)
+            if not isinstance(call, cst.Call) or call.func is not ref:
+                unsafe = unsafe or f"`{name}` is used other than as a call (line {line}), maybe for its session"
+                continue
+            arg = ctx.parents.get(call)
+            outer = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
+            if (
+                isinstance(outer, cst.Call)
+                and len(outer.args) == 1
+                and ctx.matches(outer.func, SET_SESSION)
+                and self._is_statement(outer)
+            ):
+                set_units.append(ctx.unit_of(outer))
+                set_calls.append(outer)
+                calls[ctx.unit_of(outer)] = call
+            elif not self._is_statement(call):
+                problems.append(f"the session `{name}()` returns is used after set-up (line {line})")
+        self._factories[id(session)] = (factory, unsafe)
+        self._factory_calls[id(session)] = calls
+        return set_units, set_calls
 
     def _is_statement(self, call: cst.Call) -> bool:
         unit = self.ctx.unit_of(call)

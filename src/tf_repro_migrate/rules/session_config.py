@@ -228,13 +228,15 @@ class SessionConfig(Rule):
         # The session may get another binding whose fields cannot all move: it stays (held
         # back), so this binding must stay with it.
         sibling_drops = any(translate(f, ctx, tf, loop_var)[0] is None for s in setup.siblings for f in s.fields)
-        safety = Safety.UNSAFE if dropped or sibling_drops else Safety.SAFE
+        safety = Safety.UNSAFE if dropped or sibling_drops or setup.factory_unsafe else Safety.SAFE
         names = ", ".join(sorted(set(done))) or "no fields"
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"
         if dropped:
             message += f"; leaves out {', '.join(f.path.rstrip('[]') for f in dropped)} (see the manual findings)"
         if sibling_drops:
             message += "; held back with the session, whose other config has options with no TF2 form"
+        if setup.factory_unsafe:
+            message += f"; unsafe: {setup.factory_unsafe}"
         # With TRM004's removal of the session built from this config: one change (keeping the
         # session while its config goes is a NameError; the reverse keeps a crashing ConfigProto).
         ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config], bundle=setup.bundle,
