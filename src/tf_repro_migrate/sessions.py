@@ -41,6 +41,8 @@ SESSIONS = (
     "tensorflow.InteractiveSession",
     "tensorflow.compat.v1.InteractiveSession",
 )
+# The problem of a config no session of the file takes (returned, stored, passed on).
+NO_SESSION = "the config is not passed to a session in this file"
 DEFAULT_GRAPH = ("tensorflow.get_default_graph", "tensorflow.compat.v1.get_default_graph")
 
 
@@ -432,7 +434,7 @@ class _Analyser:
             if config in by_config:  # one of several bindings a session may get
                 setups.append(by_config[config])
                 continue
-            problems: list[str] = ["the config is not passed to a session in this file"]
+            problems: list[str] = [NO_SESSION]
             setup = self._config_setup(config, by_config, problems) or Setup(config=config, config_unit=None)
             setup.problems.extend(p for p in problems if p not in setup.problems)
             if setup not in setups:

@@ -187,3 +187,37 @@ def test_config_factory_is_reported_with_the_tf_config_calls():
     assert "tf.config.threading.set_intra_op_parallelism_threads(2)" in manual[0].message
     assert "tf.config.set_soft_device_placement(True)" in manual[0].message
     assert codes(result, "manual").count("TRM003") == 1
+
+
+def test_config_returned_by_name_is_reported_with_its_fields():
+    result = migrate(
+        """
+        import tensorflow as tf
+
+
+        def make_config():
+            cfg = tf.ConfigProto(per_process_gpu_memory_fraction=0.5)
+            cfg.gpu_options.allow_growth = True
+            return cfg
+
+
+        sess = tf.Session(config=make_config())
+        sess.run(x)
+        """
+    )
+    assert "tf.compat.v1.ConfigProto" in result.new  # still runs on TF2
+    manual = [f for f in result.findings if f.code == "TRM003" and "not given to a session" in f.message]
+    assert len(manual) == 1 and manual[0].line == 5, result.findings
+    assert "tf.config.experimental.set_memory_growth(gpu, True)" in manual[0].message
+    assert "per_process_gpu_memory_fraction" in manual[0].message
+
+
+def test_config_given_to_a_session_is_not_reported_as_unused():
+    result = migrate(
+        """
+        import tensorflow as tf
+        sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=2))
+        sess.run(x)
+        """
+    )
+    assert not [f for f in result.findings if "not given to a session" in f.message]
