@@ -221,3 +221,61 @@ def test_config_given_to_a_session_is_not_reported_as_unused():
         """
     )
     assert not [f for f in result.findings if "not given to a session" in f.message]
+
+
+FAQ_FACTORY = """
+import numpy as np
+import tensorflow as tf
+from keras import backend as K
+
+np.random.seed(1)
+tf.set_random_seed(1)
+
+
+def _make_session():
+    session_conf = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    return tf.Session(graph=tf.get_default_graph(), config=session_conf)
+
+
+def main():
+    K.set_session(_make_session())
+
+
+main()
+"""
+
+
+def test_keras_faq_factory_called_from_main_runs_single_threaded_and_deterministic(tmp_path):
+    from tf_run import STATE
+    result = migrate(FAQ_FACTORY)
+    assert "set_session" not in result.new and "\n    _make_session()\n" in result.new
+    assert "def _make_session():\n    tf.config.threading.set_intra_op_parallelism_threads(1)" in result.new
+    assert run_tf(result.new + STATE, tmp_path) == ["STATE True 1 1"]
+
+
+def test_factory_in_a_file_reading_the_session_back_is_kept_with_what_to_do():
+    result = migrate(FACTORY.format(name="_make_session", call="K.set_session") + "print(K.get_session())\n")
+    assert "K.set_session(_make_session())" in result.new and "tf.compat.v1.Session" in result.new
+    messages = [f.message for f in result.findings if f.code == "TRM004" and f.safety.value == "manual"]
+    assert any("get_session()" in m and "graph-mode" in m for m in messages), messages
+    assert any("`_make_session` (defined at line 5)" in m and "replace this line with `_make_session()`" in m
+               for m in messages), messages
+
+
+def test_method_returning_a_session_is_not_a_factory():
+    result = migrate(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+
+
+        class Trainer:
+            def _session(self):
+                return tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=2))
+
+
+        K.set_session(Trainer()._session())
+        """
+    )
+    assert "K.set_session(Trainer()._session())" in result.new and "set_intra_op" not in result.new
+    assert any(f.code == "TRM004" and "set_session() does not exist" in f.message for f in result.findings)
