@@ -26,6 +26,7 @@ used other than as a call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 from libcst.metadata import Access, BaseAssignment
@@ -79,6 +80,7 @@ class Setup:
     factory_calls: dict[cst.CSTNode, cst.Call] = field(default_factory=dict)
     factory: cst.FunctionDef | None = None
     factory_unsafe: str | None = None  # why converting the factory is only an unsafe fix
+    config_return: cst.CSTNode | None = None  # a config factory's `return cfg`: removed with the config
 
     @property
     def bundle(self) -> str:
@@ -377,6 +379,7 @@ class _Analyser:
         # each set_session statement with the factory call it becomes.
         self._factories: dict[int, tuple[cst.FunctionDef, str | None]] = {}
         self._factory_calls: dict[int, dict[cst.CSTNode, cst.Call]] = {}
+        self._config_call: cst.Call | None = None  # set by _config_setup: the `g()` of a config factory
 
     def run(self) -> SessionAnalysis:
         ctx = self.ctx
@@ -402,6 +405,14 @@ class _Analyser:
                 setup_problems.append("the session runs an explicit graph")
             setup = self._config_setup(config_expr, by_config, setup_problems)
             alternatives, self._alternatives = self._alternatives, []
+            config_call, self._config_call = self._config_call, None
+            if setup is not None and config_call is not None:
+                # sess = tf.Session(config=g()) -> g(): the config factory now applies the options.
+                removed = session_unit if session_unit is not None else (set_units[0] if set_units else None)
+                if removed is not None:
+                    setup.factory_calls[removed] = config_call
+                else:
+                    setup_problems.append("the session is used in place (with-block, return or expression)")
             if setup is None:
                 setup = Setup(config=None, config_unit=None, alternatives=alternatives)
                 setups.append(setup)
@@ -506,25 +517,11 @@ class _Analyser:
         ``set_session(f(...))`` statements and calls (None: not a factory we can follow, the
         caller reports the session as used in place)."""
         ctx = self.ctx
-        func = next(ctx.enclosing(unit, (cst.FunctionDef, cst.ClassDef, cst.Lambda)), None)
-        if (
-            not isinstance(func, cst.FunctionDef)
-            or not isinstance(ctx.parents.get(func), cst.Module)
-            or func.decorators  # a decorator may use the returned session
-            or func.asynchronous
-            or not isinstance(func.body, cst.IndentedBlock)
-            or ctx.block_of(unit) is not func.body
-            or ctx.block_units(func.body)[-1] is not unit  # code after it is dead today
-            or any(n is not unit for n in _own_nodes(func.body) if isinstance(n, (cst.Return, cst.Yield)))
-        ):
+        found = self._returning_function(unit)
+        if found is None:
             return None
-        assert isinstance(func, cst.FunctionDef)  # narrowed by the test above
-        factory: cst.FunctionDef = func
-        name = func.name.value
-        scope = ctx.scopes.get(func)
-        bindings = list(scope.assignments[name]) if scope is not None else []
-        if len(bindings) != 1 or getattr(bindings[0], "node", None) is not func:
-            return None
+        factory, bindings = found
+        name = factory.name.value
         set_units: list[cst.CSTNode] = []
         set_calls: list[cst.Call] = []
         calls: dict[cst.CSTNode, cst.Call] = {}
@@ -555,6 +552,72 @@ class _Analyser:
         self._factories[id(session)] = (factory, unsafe)
         self._factory_calls[id(session)] = calls
         return set_units, set_calls
+
+    def _returning_function(self, unit: cst.Return) -> tuple[cst.FunctionDef, list[BaseAssignment]] | None:
+        """The module-level function whose last statement (and only return) is ``unit``, with
+        the one binding of its name; None for any other shape (decorated, async, a method, ...)."""
+        ctx = self.ctx
+        func = next(ctx.enclosing(unit, (cst.FunctionDef, cst.ClassDef, cst.Lambda)), None)
+        if (
+            not isinstance(func, cst.FunctionDef)
+            or not isinstance(ctx.parents.get(func), cst.Module)
+            or func.decorators  # a decorator may use the returned value
+            or func.asynchronous
+            or not isinstance(func.body, cst.IndentedBlock)
+            or ctx.block_of(unit) is not func.body
+            or ctx.block_units(func.body)[-1] is not unit  # code after it is dead today
+            or any(n is not unit for n in _own_nodes(func.body) if isinstance(n, (cst.Return, cst.Yield)))
+        ):
+            return None
+        assert isinstance(func, cst.FunctionDef)  # narrowed by the test above
+        scope = ctx.scopes.get(func)
+        bindings = list(scope.assignments[func.name.value]) if scope is not None else []
+        if len(bindings) != 1 or getattr(bindings[0], "node", None) is not func:
+            return None
+        return cast(cst.FunctionDef, func), bindings
+
+    def _config_factory(self, call: cst.Call) -> tuple[cst.Call, cst.CSTNode, str | None, cst.Return, str | None] | None:
+        """``g()`` where ``g`` returns a ``ConfigProto`` it builds (``return tf.ConfigProto(...)``
+        or ``cfg = tf.ConfigProto(...)`` ... ``return cfg``) and every call of ``g`` in the file is
+        the ``config=`` of a session: (config, its unit, its name, the return, unsafe reason)."""
+        ctx = self.ctx
+        if not isinstance(call.func, cst.Name):
+            return None
+        referents = _referents(ctx, call.func) or []
+        func = _node_of(referents[0]) if len(referents) == 1 else None
+        if not isinstance(func, cst.FunctionDef) or not isinstance(func.body, cst.IndentedBlock):
+            return None
+        last = ctx.block_units(func.body)[-1] if func.body.body else None
+        if not isinstance(last, cst.Return) or self._returning_function(last) is None:
+            return None
+        value = last.value
+        config: cst.Call | None = None
+        config_unit: cst.CSTNode | None = None
+        name: str | None = None
+        if isinstance(value, cst.Call) and ctx.matches(value.func, CONFIG_PROTO):
+            config, config_unit = value, last  # its tf.config calls replace the return
+        elif isinstance(value, cst.Name):
+            seen = _referents(ctx, value) or []
+            assign = _assigned_call(ctx, seen[0], CONFIG_PROTO) if len(seen) == 1 else None
+            if assign is not None and self.ctx.block_of(assign) is func.body:
+                config, config_unit, name = assign.value, assign, value.value  # type: ignore[assignment]
+        if config is None or config_unit is None:
+            return None
+        for access in referents[0].references:
+            ref = access.node
+            parent = ctx.parents.get(ref)
+            arg = ctx.parents.get(parent) if isinstance(parent, cst.Call) and parent.func is ref else None
+            outer = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
+            if not (
+                isinstance(arg, cst.Arg) and arg.keyword is not None and arg.keyword.value == "config"
+                and isinstance(outer, cst.Call) and ctx.matches(outer.func, SESSIONS)
+            ):
+                return None
+        unsafe = None
+        if not func.name.value.startswith("_"):
+            unsafe = (f"`{func.name.value}` is public: other files may call it and use the config it returns "
+                      "(a single-file run cannot see them)")
+        return config, config_unit, name, last, unsafe
 
     def _is_statement(self, call: cst.Call) -> bool:
         unit = self.ctx.unit_of(call)
@@ -601,6 +664,13 @@ class _Analyser:
                     if other is not None and problem not in other.problems:
                         other.problems.insert(0, problem)
                 return None
+        returned: cst.Return | None = None
+        unsafe: str | None = None
+        if config is None and isinstance(expr, cst.Call):
+            made = self._config_factory(expr)
+            if made is not None:
+                config, config_unit, name, returned, unsafe = made
+                self._config_call = expr
         if config is None:
             problems.append("the config comes from elsewhere")
             return None
@@ -608,9 +678,12 @@ class _Analyser:
             return by_config[config]
         setup = Setup(config=config, config_unit=config_unit)
         by_config[config] = setup
+        if returned is not None:
+            setup.config_return = returned if returned is not config_unit else None
+            setup.factory_unsafe = unsafe
         self._constructor_fields(config, "", config_unit or ctx.unit_of(config), setup)
         if name is not None and config_unit is not None:
-            self._mutations(config_unit, name, "", setup, passes_as="config")
+            self._mutations(config_unit, name, "", setup, passes_as="config", returned=returned)
         return setup
 
     def _passed_as(self, ref: cst.Name, keyword: str) -> bool:
@@ -651,7 +724,8 @@ class _Analyser:
                 return
         setup.problems.append("the GPU options come from elsewhere")
 
-    def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str) -> None:
+    def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str,
+                   returned: cst.Return | None = None) -> None:
         """Record ``name.a.b = v`` statements; any other use of ``name`` is a problem."""
         ctx = self.ctx
         uses = _uses(ctx, unit, name)
@@ -673,8 +747,8 @@ class _Analyser:
             else:
                 setup.problems.append(problem)
         for ref in uses.own:
-            if self._passed_as(ref, passes_as):
-                continue
+            if self._passed_as(ref, passes_as) or (returned is not None and returned.value is ref):
+                continue  # the session's config, or a config factory's `return cfg`
             found = self._mutation_field(ref, prefix)
             if found is not None:
                 setup.fields.append(found)

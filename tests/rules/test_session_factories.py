@@ -203,8 +203,10 @@ def test_config_returned_by_name_is_reported_with_its_fields():
 
         sess = tf.Session(config=make_config())
         sess.run(x)
+        print(make_config())
         """
     )
+    # make_config() is also printed: not a config factory of sessions only.
     assert "tf.compat.v1.ConfigProto" in result.new  # still runs on TF2
     manual = [f for f in result.findings if f.code == "TRM003" and "not given to a session" in f.message]
     assert len(manual) == 1 and manual[0].line == 5, result.findings
@@ -279,3 +281,86 @@ def test_method_returning_a_session_is_not_a_factory():
     )
     assert "K.set_session(Trainer()._session())" in result.new and "set_intra_op" not in result.new
     assert any(f.code == "TRM004" and "set_session() does not exist" in f.message for f in result.findings)
+
+
+CONFIG_FACTORY = """
+import tensorflow as tf
+from keras import backend as K
+
+
+def {name}():
+    cfg = tf.ConfigProto(intra_op_parallelism_threads=2)
+    cfg.inter_op_parallelism_threads = 3
+    return cfg
+
+
+sess = tf.Session(config={name}())
+K.set_session(sess)
+"""
+
+CONFIG_FACTORY_OUT = """
+import tensorflow as tf
+
+
+def {name}():
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    tf.config.threading.set_inter_op_parallelism_threads(3)
+
+
+{name}()
+"""
+
+
+def test_config_factory_whose_callers_give_it_to_removable_sessions_is_migrated(tmp_path):
+    result = check_transformed(CONFIG_FACTORY.format(name="_config"), CONFIG_FACTORY_OUT.format(name="_config"))
+    assert not [f for f in result.findings if f.safety.value != "safe"], result.findings
+    assert run_tf(result.new + "print('STATE', tf.config.threading.get_intra_op_parallelism_threads(), "
+                  "tf.config.threading.get_inter_op_parallelism_threads())\n", tmp_path) == ["STATE 2 3"]
+
+
+def test_inline_config_factory_feeding_a_session_factory():
+    check_transformed(
+        """
+        import tensorflow as tf
+        from keras import backend as K
+
+
+        def _config():
+            return tf.ConfigProto(intra_op_parallelism_threads=2)
+
+
+        def _session():
+            return tf.Session(config=_config())
+
+
+        K.set_session(_session())
+        """,
+        """
+        import tensorflow as tf
+
+
+        def _config():
+            tf.config.threading.set_intra_op_parallelism_threads(2)
+
+
+        def _session():
+            _config()
+
+
+        _session()
+        """,
+    )
+
+
+def test_public_config_factory_is_an_unsafe_fix():
+    before = CONFIG_FACTORY.format(name="make_config")
+    result = check_noop(before)
+    unsafe = [f for f in result.findings if f.code == "TRM003" and f.safety.value == "unsafe"]
+    assert unsafe and "`make_config` is public" in unsafe[0].message, result.findings
+    check_transformed(before, CONFIG_FACTORY_OUT.format(name="make_config"), unsafe_fixes=True)
+
+
+def test_config_factory_with_a_kept_caller_is_reported_not_migrated():
+    result = migrate(CONFIG_FACTORY.format(name="_config") + "sess.run(x)\n")
+    assert "tf.compat.v1.ConfigProto" in result.new and "set_intra_op" not in result.new
+    assert any("graph-mode" in f.message for f in result.findings)

@@ -240,6 +240,8 @@ class SessionConfig(Rule):
                 lines, prelude_done = ctx.tf_prelude(unit, tf) + lines, True
             new = [statement(line, ctx.module) for line in lines]
             edits.append(InsertAfter(unit, new) if is_inline else ReplaceStatement(unit, new))
+        if setup.config_return is not None:
+            edits.append(ReplaceStatement(setup.config_return, []))  # the config factory returns nothing now
         # The session may get another binding whose fields cannot all move: it stays (held
         # back), so this binding must stay with it.
         sibling_drops = any(translate(f, ctx, tf, loop_var)[0] is None for s in setup.siblings for f in s.fields)

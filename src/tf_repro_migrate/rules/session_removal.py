@@ -110,6 +110,9 @@ class SessionRemoval(Rule):
             name = setup.factory.name.value
             what = f"session factory `{name}` returns no session now; set_session({name}(...)) -> {name}(...)"
         message = f"{what}: TF2 runs eagerly, Keras 3 has no set_session"
+        if setup.factory is None and setup.factory_calls:
+            kept = next(iter(setup.factory_calls.values()))
+            message += f"; `{ctx.code(kept.func)}(...)`, which built its config, stays as a call: it applies the options now"
         if _drops_fields(ctx, setup):
             message += " (its config has options with no TF2 form, see TRM003)"
         if setup.factory_unsafe:
