@@ -13,11 +13,20 @@ see), never by name: a function that reuses the name has set-ups of its own, and
 session whose config is bound once per branch of an ``if``/``elif``/``else`` takes each
 binding as its own set-up (its *alternatives*), converted in its branch; the session and
 its alternatives are converted or kept together.
+
+A *session factory* is a module-level function whose last statement is ``return
+tf.Session(config=...)`` and whose calls in the file are all ``set_session(f(...))`` (or a bare
+``f(...)``): its set-up is converted inside the function (which then returns nothing) and each
+``set_session(f(...))`` becomes ``f(...)``. A public factory (no leading underscore) may be
+called from other files that use the session it returns; a single-file run cannot see them,
+so its conversion is an unsafe fix (``factory_unsafe`` says why), as is one whose name is
+used other than as a call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 from libcst.metadata import Access, BaseAssignment
@@ -33,6 +42,8 @@ SESSIONS = (
     "tensorflow.InteractiveSession",
     "tensorflow.compat.v1.InteractiveSession",
 )
+# The problem of a config no session of the file takes (returned, stored, passed on).
+NO_SESSION = "the config is not passed to a session in this file"
 DEFAULT_GRAPH = ("tensorflow.get_default_graph", "tensorflow.compat.v1.get_default_graph")
 
 
@@ -65,6 +76,11 @@ class Setup:
     siblings: list[Setup] = field(default_factory=list)  # on an alternative: the others of its session
     # Mutations that may set this binding or another one: (field, bindings it may see, problem).
     pending_shared: list[tuple[FieldSet, frozenset[int], str]] = field(default_factory=list)
+    # A session factory's ``set_session(f(...))`` statements: the ``f(...)`` call each becomes.
+    factory_calls: dict[cst.CSTNode, cst.Call] = field(default_factory=dict)
+    factory: cst.FunctionDef | None = None
+    factory_unsafe: str | None = None  # why converting the factory is only an unsafe fix
+    config_return: cst.CSTNode | None = None  # a config factory's `return cfg`: removed with the config
 
     @property
     def bundle(self) -> str:
@@ -219,6 +235,18 @@ def _uses(ctx: Context, unit: cst.CSTNode, name: str) -> _Uses | None:
     return _Uses(own, shared)
 
 
+def _own_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes under ``node`` outside nested functions, classes and lambdas."""
+    out: list[cst.CSTNode] = []
+    stack = list(node.children)
+    while stack:
+        child = stack.pop()
+        out.append(child)
+        if not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(child.children)
+    return out
+
+
 def _node_of(assignment: BaseAssignment) -> cst.CSTNode | None:
     """The node that makes a binding (builtins have none)."""
     node = getattr(assignment, "node", None)
@@ -347,6 +375,11 @@ class _Analyser:
         self.ctx = ctx
         self.get_session_used = bool(ctx.calls_to(GET_SESSION))
         self._alternatives: list[Setup] = []  # set by _config_setup for the session at hand
+        # Set by _factory for a session returned by a factory: (function, unsafe reason), and
+        # each set_session statement with the factory call it becomes.
+        self._factories: dict[int, tuple[cst.FunctionDef, str | None]] = {}
+        self._factory_calls: dict[int, dict[cst.CSTNode, cst.Call]] = {}
+        self._config_call: cst.Call | None = None  # set by _config_setup: the `g()` of a config factory
 
     def run(self) -> SessionAnalysis:
         ctx = self.ctx
@@ -356,6 +389,7 @@ class _Analyser:
         for session in ctx.calls_to(SESSIONS):
             setup_problems: list[str] = []
             session_unit, set_units, set_calls = self._session_uses(session, setup_problems)
+            factory = self._factories.pop(id(session), None)
             handled_set_session.update(set_calls)
             config_expr = _keyword(session, "config")
             for arg in session.args:
@@ -371,6 +405,14 @@ class _Analyser:
                 setup_problems.append("the session runs an explicit graph")
             setup = self._config_setup(config_expr, by_config, setup_problems)
             alternatives, self._alternatives = self._alternatives, []
+            config_call, self._config_call = self._config_call, None
+            if setup is not None and config_call is not None:
+                # sess = tf.Session(config=g()) -> g(): the config factory now applies the options.
+                removed = session_unit if session_unit is not None else (set_units[0] if set_units else None)
+                if removed is not None:
+                    setup.factory_calls[removed] = config_call
+                else:
+                    setup_problems.append("the session is used in place (with-block, return or expression)")
             if setup is None:
                 setup = Setup(config=None, config_unit=None, alternatives=alternatives)
                 setups.append(setup)
@@ -384,6 +426,9 @@ class _Analyser:
                 setup.session_units.append(session_unit)
             setup.set_session_units.extend(set_units)
             setup.set_session_calls.extend(set_calls)
+            if factory is not None:
+                setup.factory, setup.factory_unsafe = factory
+                setup.factory_calls.update(self._factory_calls.pop(id(session), {}))
             setup.problems.extend(p for p in setup_problems if p not in setup.problems)
             if setup.anchor is None:
                 setup.anchor = session_unit if session_unit is not None else (set_units[0] if set_units else None)
@@ -400,7 +445,7 @@ class _Analyser:
             if config in by_config:  # one of several bindings a session may get
                 setups.append(by_config[config])
                 continue
-            problems: list[str] = ["the config is not passed to a session in this file"]
+            problems: list[str] = [NO_SESSION]
             setup = self._config_setup(config, by_config, problems) or Setup(config=config, config_unit=None)
             setup.problems.extend(p for p in problems if p not in setup.problems)
             if setup not in setups:
@@ -428,6 +473,10 @@ class _Analyser:
         unit = ctx.unit_of(session)
         if isinstance(unit, cst.Expr) and unit.value is session:
             return unit, [], []  # e.g. a bare InteractiveSession(config=...) workaround
+        if isinstance(unit, cst.Return) and unit.value is session:
+            found = self._factory(session, unit, problems)
+            if found is not None:
+                return unit, *found
         assigned = _single_name_assign(ctx, session)
         if assigned is None:
             problems.append("the session is used in place (with-block, return or expression)")
@@ -460,6 +509,115 @@ class _Analyser:
                 line = ctx.positions[ref].start.line
                 problems.append(f"`{name}` is used after set-up (line {line})")
         return unit, set_units, set_calls
+
+    def _factory(
+        self, session: cst.Call, unit: cst.Return, problems: list[str]
+    ) -> tuple[list[cst.CSTNode], list[cst.Call]] | None:
+        """``return tf.Session(...)`` as the last statement of a session factory: its
+        ``set_session(f(...))`` statements and calls (None: not a factory we can follow, the
+        caller reports the session as used in place)."""
+        ctx = self.ctx
+        found = self._returning_function(unit)
+        if found is None:
+            return None
+        factory, bindings = found
+        name = factory.name.value
+        set_units: list[cst.CSTNode] = []
+        set_calls: list[cst.Call] = []
+        calls: dict[cst.CSTNode, cst.Call] = {}
+        unsafe: str | None = None
+        if not name.startswith("_"):
+            unsafe = (f"`{name}` is public: other files may call it and use the session it returns "
+                      "(a single-file run cannot see them)")
+        for access in sorted(bindings[0].references, key=lambda a: ctx.sort_key(a.node)):
+            ref = access.node
+            line = ctx.positions[ref].start.line
+            call = ctx.parents.get(ref)
+            if not isinstance(call, cst.Call) or call.func is not ref:
+                unsafe = unsafe or f"`{name}` is used other than as a call (line {line}), maybe for its session"
+                continue
+            arg = ctx.parents.get(call)
+            outer = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
+            if (
+                isinstance(outer, cst.Call)
+                and len(outer.args) == 1
+                and ctx.matches(outer.func, SET_SESSION)
+                and self._is_statement(outer)
+            ):
+                set_units.append(ctx.unit_of(outer))
+                set_calls.append(outer)
+                calls[ctx.unit_of(outer)] = call
+            elif not self._is_statement(call):
+                problems.append(f"the session `{name}()` returns is used after set-up (line {line})")
+        self._factories[id(session)] = (factory, unsafe)
+        self._factory_calls[id(session)] = calls
+        return set_units, set_calls
+
+    def _returning_function(self, unit: cst.Return) -> tuple[cst.FunctionDef, list[BaseAssignment]] | None:
+        """The module-level function whose last statement (and only return) is ``unit``, with
+        the one binding of its name; None for any other shape (decorated, async, a method, ...)."""
+        ctx = self.ctx
+        func = next(ctx.enclosing(unit, (cst.FunctionDef, cst.ClassDef, cst.Lambda)), None)
+        if (
+            not isinstance(func, cst.FunctionDef)
+            or not isinstance(ctx.parents.get(func), cst.Module)
+            or func.decorators  # a decorator may use the returned value
+            or func.asynchronous
+            or not isinstance(func.body, cst.IndentedBlock)
+            or ctx.block_of(unit) is not func.body
+            or ctx.block_units(func.body)[-1] is not unit  # code after it is dead today
+            or any(n is not unit for n in _own_nodes(func.body) if isinstance(n, (cst.Return, cst.Yield)))
+        ):
+            return None
+        assert isinstance(func, cst.FunctionDef)  # narrowed by the test above
+        scope = ctx.scopes.get(func)
+        bindings = list(scope.assignments[func.name.value]) if scope is not None else []
+        if len(bindings) != 1 or getattr(bindings[0], "node", None) is not func:
+            return None
+        return cast(cst.FunctionDef, func), bindings
+
+    def _config_factory(self, call: cst.Call) -> tuple[cst.Call, cst.CSTNode, str | None, cst.Return, str | None] | None:
+        """``g()`` where ``g`` returns a ``ConfigProto`` it builds (``return tf.ConfigProto(...)``
+        or ``cfg = tf.ConfigProto(...)`` ... ``return cfg``) and every call of ``g`` in the file is
+        the ``config=`` of a session: (config, its unit, its name, the return, unsafe reason)."""
+        ctx = self.ctx
+        if not isinstance(call.func, cst.Name):
+            return None
+        referents = _referents(ctx, call.func) or []
+        func = _node_of(referents[0]) if len(referents) == 1 else None
+        if not isinstance(func, cst.FunctionDef) or not isinstance(func.body, cst.IndentedBlock):
+            return None
+        last = ctx.block_units(func.body)[-1] if func.body.body else None
+        if not isinstance(last, cst.Return) or self._returning_function(last) is None:
+            return None
+        value = last.value
+        config: cst.Call | None = None
+        config_unit: cst.CSTNode | None = None
+        name: str | None = None
+        if isinstance(value, cst.Call) and ctx.matches(value.func, CONFIG_PROTO):
+            config, config_unit = value, last  # its tf.config calls replace the return
+        elif isinstance(value, cst.Name):
+            seen = _referents(ctx, value) or []
+            assign = _assigned_call(ctx, seen[0], CONFIG_PROTO) if len(seen) == 1 else None
+            if assign is not None and self.ctx.block_of(assign) is func.body:
+                config, config_unit, name = assign.value, assign, value.value  # type: ignore[assignment]
+        if config is None or config_unit is None:
+            return None
+        for access in referents[0].references:
+            ref = access.node
+            parent = ctx.parents.get(ref)
+            arg = ctx.parents.get(parent) if isinstance(parent, cst.Call) and parent.func is ref else None
+            outer = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
+            if not (
+                isinstance(arg, cst.Arg) and arg.keyword is not None and arg.keyword.value == "config"
+                and isinstance(outer, cst.Call) and ctx.matches(outer.func, SESSIONS)
+            ):
+                return None
+        unsafe = None
+        if not func.name.value.startswith("_"):
+            unsafe = (f"`{func.name.value}` is public: other files may call it and use the config it returns "
+                      "(a single-file run cannot see them)")
+        return config, config_unit, name, last, unsafe
 
     def _is_statement(self, call: cst.Call) -> bool:
         unit = self.ctx.unit_of(call)
@@ -506,6 +664,13 @@ class _Analyser:
                     if other is not None and problem not in other.problems:
                         other.problems.insert(0, problem)
                 return None
+        returned: cst.Return | None = None
+        unsafe: str | None = None
+        if config is None and isinstance(expr, cst.Call):
+            made = self._config_factory(expr)
+            if made is not None:
+                config, config_unit, name, returned, unsafe = made
+                self._config_call = expr
         if config is None:
             problems.append("the config comes from elsewhere")
             return None
@@ -513,9 +678,12 @@ class _Analyser:
             return by_config[config]
         setup = Setup(config=config, config_unit=config_unit)
         by_config[config] = setup
+        if returned is not None:
+            setup.config_return = returned if returned is not config_unit else None
+            setup.factory_unsafe = unsafe
         self._constructor_fields(config, "", config_unit or ctx.unit_of(config), setup)
         if name is not None and config_unit is not None:
-            self._mutations(config_unit, name, "", setup, passes_as="config")
+            self._mutations(config_unit, name, "", setup, passes_as="config", returned=returned)
         return setup
 
     def _passed_as(self, ref: cst.Name, keyword: str) -> bool:
@@ -556,7 +724,8 @@ class _Analyser:
                 return
         setup.problems.append("the GPU options come from elsewhere")
 
-    def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str) -> None:
+    def _mutations(self, unit: cst.CSTNode, name: str, prefix: str, setup: Setup, passes_as: str,
+                   returned: cst.Return | None = None) -> None:
         """Record ``name.a.b = v`` statements; any other use of ``name`` is a problem."""
         ctx = self.ctx
         uses = _uses(ctx, unit, name)
@@ -578,8 +747,8 @@ class _Analyser:
             else:
                 setup.problems.append(problem)
         for ref in uses.own:
-            if self._passed_as(ref, passes_as):
-                continue
+            if self._passed_as(ref, passes_as) or (returned is not None and returned.value is ref):
+                continue  # the session's config, or a config factory's `return cfg`
             found = self._mutation_field(ref, prefix)
             if found is not None:
                 setup.fields.append(found)

@@ -56,9 +56,11 @@ from tf_repro_migrate.findings import (
     Safety,
 )
 from tf_repro_migrate.rules import Rule
+from tf_repro_migrate.rules.eager_execution import ENABLE_EAGER
 from tf_repro_migrate.sessions import (
     CONFIG_PROTO,
     GPU_OPTIONS,
+    NO_SESSION,
     FieldSet,
     Setup,
     analyse,
@@ -178,6 +180,19 @@ _GPU_FIELDS = ("gpu_options.allow_growth", "gpu_options.visible_device_list")
 _GPU_LISTS = ("gpus", "_gpus", "visible_gpus", "_tf_gpus")
 
 
+def _eager_setting(ctx: Context, setup: Setup) -> bool:
+    """The config is the ``config=`` of ``tf.enable_eager_execution`` (inline or by its name)."""
+    unit = setup.config_unit
+    name = unit.targets[0].target if isinstance(unit, cst.Assign) else None
+    for call in ctx.calls_to(ENABLE_EAGER):
+        for arg in call.args:
+            if arg.value is setup.config or (
+                isinstance(arg.value, cst.Name) and isinstance(name, cst.Name) and arg.value.value == name.value
+            ):
+                return True
+    return False
+
+
 class SessionConfig(Rule):
     code = "TRM003"
     name = "session-config"
@@ -225,16 +240,20 @@ class SessionConfig(Rule):
                 lines, prelude_done = ctx.tf_prelude(unit, tf) + lines, True
             new = [statement(line, ctx.module) for line in lines]
             edits.append(InsertAfter(unit, new) if is_inline else ReplaceStatement(unit, new))
+        if setup.config_return is not None:
+            edits.append(ReplaceStatement(setup.config_return, []))  # the config factory returns nothing now
         # The session may get another binding whose fields cannot all move: it stays (held
         # back), so this binding must stay with it.
         sibling_drops = any(translate(f, ctx, tf, loop_var)[0] is None for s in setup.siblings for f in s.fields)
-        safety = Safety.UNSAFE if dropped or sibling_drops else Safety.SAFE
+        safety = Safety.UNSAFE if dropped or sibling_drops or setup.factory_unsafe else Safety.SAFE
         names = ", ".join(sorted(set(done))) or "no fields"
         message = f"ConfigProto ({names}) -> tf.config calls placed where the config was built"
         if dropped:
             message += f"; leaves out {', '.join(f.path.rstrip('[]') for f in dropped)} (see the manual findings)"
         if sibling_drops:
             message += "; held back with the session, whose other config has options with no TF2 form"
+        if setup.factory_unsafe:
+            message += f"; unsafe: {setup.factory_unsafe}"
         # With TRM004's removal of the session built from this config: one change (keeping the
         # session while its config goes is a NameError; the reverse keeps a crashing ConfigProto).
         ctx.report(setup.config, self.code, message, safety, edits, claim=[setup.config], bundle=setup.bundle,
@@ -270,6 +289,8 @@ class SessionConfig(Rule):
                 tf = ctx.tf_name(call, edits)
                 attr = min(legacy).rsplit(".", 1)[1]  # a set: min() keeps the output stable
                 edits.append(ReplaceNode(call.func, cst.parse_expression(f"{tf}.compat.v1.{attr}")))
+        if NO_SESSION in setup.problems:
+            self._report_unused(ctx, setup)
         if edits:
             ctx.report(
                 setup.config,
@@ -279,6 +300,31 @@ class SessionConfig(Rule):
                 edits,
                 claim=[setup.config],
             )
+
+    def _report_unused(self, ctx: Context, setup: Setup) -> None:
+        """A config no session of this file takes (returned by a config factory, stored, passed
+        on): kept and renamed it still runs, but on TF2 eager its settings have no effect, so say
+        which ``tf.config`` calls would carry them."""
+        assert setup.config is not None
+        if _eager_setting(ctx, setup):
+            return  # TRM010 reports enable_eager_execution(config=...) and what to do with it
+        tf = ctx.module_alias(setup.config, "tensorflow") or "tf"
+        calls: list[str] = []
+        missing: list[str] = []
+        for f in setup.fields:
+            lines, _ = translate(f, ctx, tf, "gpu")
+            if lines is None:
+                missing.append(f.path.rstrip("[]"))
+            calls.extend(" ".join(part.strip() for part in line.splitlines()) for line in lines or [])
+        message = ("this ConfigProto is not given to a session in this file: on TF2 "
+                   "eager its settings have no effect")
+        if calls:
+            message += "; to keep them, run where it is built: " + "; ".join(calls)
+        if missing:
+            message += f"; no TF2 form for {', '.join(missing)}"
+        if not calls and not missing:
+            message += "; it sets no fields: drop it with the code that uses it"
+        ctx.report(setup.config, self.code, message, Safety.MANUAL)
 
 
 __all__ = ["CONFIG_PROTO", "GPU_OPTIONS", "SessionConfig", "translate"]

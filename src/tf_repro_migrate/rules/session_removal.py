@@ -8,7 +8,13 @@ afterwards (``sess.run``, passed to a constructor, returned, ``with sess.as_defa
 read back through ``K.get_session()``) belongs to graph-mode code: it is reported as
 manual ("graph-mode code: needs a full TF2 port") and kept, with TF1-only names renamed
 to ``tf.compat.v1`` so it still runs on TF2. A ``set_session(x)`` whose session we
-cannot see (``set_session(make_sess())``) is reported too.
+cannot see (``set_session(make_sess())``) is reported too, naming the function that builds it
+and the change to make.
+
+A *session factory* (``def _make_session(): ... return tf.Session(config=cfg)``, called only as
+``set_session(_make_session())``) loses its ``return`` (TRM003 puts the ``tf.config`` calls in
+its body) and each ``set_session(_make_session())`` becomes ``_make_session()``. A public
+factory is converted only as an unsafe fix: other files may call it and use its session.
 
 Docs: https://www.tensorflow.org/guide/migrate/tf1_vs_tf2 ,
 https://keras.io/guides/migrating_to_keras_3/
@@ -19,7 +25,7 @@ from __future__ import annotations
 import libcst as cst
 
 from tf_repro_migrate.analysis import compat_v1_fallback, version_gated
-from tf_repro_migrate.context import Context
+from tf_repro_migrate.context import Context, statement
 from tf_repro_migrate.findings import Edit, ReplaceNode, ReplaceStatement, Safety
 from tf_repro_migrate.rules import Rule
 from tf_repro_migrate.rules.session_config import translate
@@ -32,6 +38,40 @@ def _drops_fields(ctx: Context, setup: Setup) -> bool:
     """Some field of the session's config (or of one of the configs it may get) has no TF2 form."""
     fields = [f for s in (setup, *setup.alternatives) for f in s.fields]
     return any(translate(f, ctx, "tf", "gpu")[0] is None for f in fields)
+
+
+def _source_of(ctx: Context, func: cst.BaseExpression) -> str | None:
+    """Where the function ``func`` names comes from: "defined at line N" or "imported from M"."""
+    if not isinstance(func, cst.Name):
+        names = sorted(ctx.qualified_names(func))
+        return f"from {names[0].rsplit('.', 1)[0]}" if names and "." in names[0] else None
+    scope = ctx.scopes.get(func)
+    if scope is None or func.value not in scope:
+        return None
+    for assignment in scope[func.value]:
+        node = getattr(assignment, "node", None)
+        if isinstance(node, cst.FunctionDef):
+            return f"defined at line {ctx.positions[node].start.line}"
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            names = sorted(ctx.qualified_names(func))
+            if names and "." in names[0]:
+                return f"imported from {names[0].rsplit('.', 1)[0]}"
+    return None
+
+
+def _stray_message(ctx: Context, call: cst.Call) -> str:
+    """What to do with a ``set_session(x)`` TRM004 cannot remove."""
+    base = "set_session() does not exist in Keras 3; this call is kept because its session is built "
+    arg = call.args[0].value if len(call.args) == 1 else None
+    if isinstance(arg, cst.Call):
+        where = _source_of(ctx, arg.func)
+        if where is not None:
+            name = ctx.code(arg.func)
+            return (base + f"by `{name}` ({where}) or used by other code: make `{name}` apply its ConfigProto "
+                    f"options with tf.config calls instead of returning a session, and replace this line with "
+                    f"`{ctx.code(arg)}`; code that uses the session needs a full TF2 port")
+    return base + ("elsewhere or used by other code: port it by hand (move the ConfigProto options to tf.config "
+                   "calls)")
 
 
 class SessionRemoval(Rule):
@@ -55,28 +95,38 @@ class SessionRemoval(Rule):
         for call in analysis.stray_set_session:
             if call in ctx.claimed or version_gated(ctx, call):
                 continue
-            ctx.report(
-                call,
-                self.code,
-                "set_session() does not exist in Keras 3; this call is kept because its session is built "
-                "elsewhere or used by other code: port it by hand (move the ConfigProto options to tf.config calls)",
-                Safety.MANUAL,
-            )
+            ctx.report(call, self.code, _stray_message(ctx, call), Safety.MANUAL)
 
     def _remove(self, ctx: Context, setup: Setup, first: cst.Call) -> None:
         units = [*setup.session_units, *setup.set_session_units]
-        edits: list[Edit] = [ReplaceStatement(unit, []) for unit in dict.fromkeys(units)]
-        safety = Safety.UNSAFE if _drops_fields(ctx, setup) else Safety.SAFE
+        edits: list[Edit] = []
+        for unit in dict.fromkeys(units):
+            kept = setup.factory_calls.get(unit)
+            # set_session(make()) -> make(): the factory now applies the options itself.
+            edits.append(ReplaceStatement(unit, [statement(ctx.code(kept), ctx.module)] if kept else []))
+        safety = Safety.UNSAFE if _drops_fields(ctx, setup) or setup.factory_unsafe else Safety.SAFE
         what = "session and set_session() removed" if setup.set_session_units else "unused session removed"
+        if setup.factory is not None:
+            name = setup.factory.name.value
+            what = f"session factory `{name}` returns no session now; set_session({name}(...)) -> {name}(...)"
         message = f"{what}: TF2 runs eagerly, Keras 3 has no set_session"
-        if safety is Safety.UNSAFE:
+        if setup.factory is None and setup.factory_calls:
+            kept = next(iter(setup.factory_calls.values()))
+            message += f"; `{ctx.code(kept.func)}(...)`, which built its config, stays as a call: it applies the options now"
+        if _drops_fields(ctx, setup):
             message += " (its config has options with no TF2 form, see TRM003)"
+        if setup.factory_unsafe:
+            message += f"; unsafe: {setup.factory_unsafe}"
         ctx.report(first, self.code, message, safety, edits, claim=setup.sessions + setup.set_session_calls,
                    bundle=setup.bundle,
                    bundle_size=setup.bundle_size)
 
     def _keep(self, ctx: Context, setup: Setup, sessions: list[cst.Call]) -> None:
         reason = setup.problems[0]
+        if setup.factory is not None:  # set_session(make()) stays: it crashes on Keras 3
+            for call in setup.set_session_calls:
+                if call not in ctx.claimed and not version_gated(ctx, call):
+                    ctx.report(call, self.code, _stray_message(ctx, call), Safety.MANUAL)
         ctx.report(
             sessions[0],
             self.code,
