@@ -21,13 +21,10 @@ import pytest
 from tf_repro_migrate.verify import compare, runner
 from tf_repro_migrate.verify.cli import main as verify_main
 
-from verify_helpers import SCRIPTS, Verified, verify, verify_env
+from verify_helpers import SCRIPTS, Verified, main_runs, verify, verify_env
 
 _env = verify_env
 
-
-def main_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in report["runs"] if r["main"]]
 
 
 @pytest.fixture(scope="module")

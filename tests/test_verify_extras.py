@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tf_repro_migrate.verify import runner
-from verify_helpers import SCRIPTS, Verified, verify, verify_env
+from verify_helpers import SCRIPTS, Verified, main_runs, verify, verify_env
 
 _env = verify_env
 
@@ -35,9 +35,6 @@ def harness(tmp: Path, script: str, *args: str, options: tuple[str, ...] = (), t
     proc = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=timeout)
     return proc, json.loads(result.read_text())
 
-
-def main_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in report["runs"] if r["main"]]
 
 
 @pytest.fixture(scope="module")

@@ -43,3 +43,8 @@ def verify(tmp: Path, script: str | Path, *options: str, cwd: Path = SCRIPTS, ti
     proc = subprocess.run(cmd, cwd=cwd, env=verify_env(), capture_output=True, text=True, timeout=timeout)
     report = json.loads(out.read_text()) if out.exists() else None
     return Verified(proc, report)
+
+
+def main_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's main runs (not the diagnostic re-runs)."""
+    return [r for r in report["runs"] if r["main"]]

@@ -140,20 +140,20 @@ def choose(analysis: "Analysis", options: Options, decide: Decide | None = None)
     takes (safe fixes; unsafe ones with ``--unsafe-fixes``) unless ``decide`` declines it, minus
     those that an accepted change makes moot (their edits lie inside code it replaces)."""
     accepted: list[Finding] = []
+    superseded: dict[int, str] = {}  # id of a finding -> the code of the accepted one replacing it
+    descendants: dict[int, frozenset[int]] = {}  # shared by the trial resolutions of this file
     for change in changes(analysis.findings, options):
         trial = [*accepted, *change]
-        if len(_resolve(trial)[0]) != len(trial):
-            continue  # an accepted change already replaces this code
+        kept, dropped = _resolve(trial, descendants)
+        if len(kept) != len(trial):
+            superseded.update(dropped)  # an accepted change already replaces this code: not offered
+            continue
         if decide is None or decide(change, analysis):
             accepted = trial
-    final, superseded = _resolve(accepted)
+    final, dropped = _resolve(accepted, descendants)
+    superseded.update(dropped)
     for f in analysis.findings:
         f.superseded_by = superseded.get(id(f))
-    # A candidate that was never offered because accepted code replaces it is superseded too.
-    for change in changes(analysis.findings, options):
-        for f in change:
-            if f not in final and f.superseded_by is None and len(_resolve([*final, f])[0]) != len(final) + 1:
-                f.superseded_by = _resolve([*final, f])[1].get(id(f), "?")
     return final
 
 
@@ -183,12 +183,7 @@ def _priority(f: Finding) -> tuple[int, int, int, str]:
     return (f.order, f.line, f.col, f.code)
 
 
-def resolve(accepted: list[Finding]) -> list[Finding]:
-    """The accepted findings whose edits survive, in priority order (see ``_resolve``)."""
-    return _resolve(accepted)[0]
-
-
-def _resolve(accepted: list[Finding]) -> tuple[list[Finding], dict[int, str]]:
+def _resolve(accepted: list[Finding], descendants: dict[int, frozenset[int]]) -> tuple[list[Finding], dict[int, str]]:
     """The accepted findings whose edits survive, in priority order, and for each one dropped
     (by id) the code of the finding that replaces it.
 
@@ -211,7 +206,7 @@ def _resolve(accepted: list[Finding]) -> tuple[list[Finding], dict[int, str]]:
         own: set[int] = set()
         if clash is None:
             for node in olds:
-                own |= _descendants(node)
+                own |= _descendants(node, descendants)
             hit = own & replaced
             if hit:  # it would replace code that another accepted finding already edits
                 clash = winners.get(next(iter(sorted(hit))), "?")
@@ -235,19 +230,12 @@ def _resolve(accepted: list[Finding]) -> tuple[list[Finding], dict[int, str]]:
     return kept, superseded
 
 
-_DESCENDANTS: dict[int, tuple[cst.CSTNode, frozenset[int]]] = {}
-
-
-def _descendants(node: cst.CSTNode) -> frozenset[int]:
-    """Ids of ``node`` and every node below it (cached: ``choose`` asks about the same nodes
-    once per candidate change)."""
-    cached = _DESCENDANTS.get(id(node))
-    if cached is not None and cached[0] is node:
-        return cached[1]
-    if len(_DESCENDANTS) > 4096:
-        _DESCENDANTS.clear()
-    found = _walk_ids(node)
-    _DESCENDANTS[id(node)] = (node, found)
+def _descendants(node: cst.CSTNode, cache: dict[int, frozenset[int]]) -> frozenset[int]:
+    """Ids of ``node`` and every node below it (``cache``: one file's answers, since ``choose``
+    asks about the same nodes once per candidate change)."""
+    found = cache.get(id(node))
+    if found is None:
+        found = cache[id(node)] = _walk_ids(node)
     return found
 
 

@@ -495,20 +495,29 @@ class _Analyser:
         set_units: list[cst.CSTNode] = []
         set_calls: list[cst.Call] = []
         for ref in uses.own:
-            arg = ctx.parents.get(ref)
-            call = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
-            if (
-                isinstance(call, cst.Call)
-                and len(call.args) == 1
-                and ctx.matches(call.func, SET_SESSION)
-                and self._is_statement(call)
-            ):
+            call = self._set_session_statement(ref)
+            if call is not None:
                 set_units.append(ctx.unit_of(call))
                 set_calls.append(call)
             else:
                 line = ctx.positions[ref].start.line
                 problems.append(f"`{name}` is used after set-up (line {line})")
         return unit, set_units, set_calls
+
+    def _set_session_statement(self, node: cst.CSTNode) -> cst.Call | None:
+        """The ``set_session(node)`` call, when ``node`` is its only argument and the call is a
+        whole statement."""
+        ctx = self.ctx
+        arg = ctx.parents.get(node)
+        call = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
+        if (
+            isinstance(call, cst.Call)
+            and len(call.args) == 1
+            and ctx.matches(call.func, SET_SESSION)
+            and self._is_statement(call)
+        ):
+            return call
+        return None
 
     def _factory(
         self, session: cst.Call, unit: cst.Return, problems: list[str]
@@ -536,14 +545,8 @@ class _Analyser:
             if not isinstance(call, cst.Call) or call.func is not ref:
                 unsafe = unsafe or f"`{name}` is used other than as a call (line {line}), maybe for its session"
                 continue
-            arg = ctx.parents.get(call)
-            outer = ctx.parents.get(arg) if isinstance(arg, cst.Arg) else None
-            if (
-                isinstance(outer, cst.Call)
-                and len(outer.args) == 1
-                and ctx.matches(outer.func, SET_SESSION)
-                and self._is_statement(outer)
-            ):
+            outer = self._set_session_statement(call)
+            if outer is not None:
                 set_units.append(ctx.unit_of(outer))
                 set_calls.append(outer)
                 calls[ctx.unit_of(outer)] = call

@@ -925,18 +925,19 @@ def _patch_tf_keras_apply_gradients(optimizer_cls: type) -> None:
     optimizer_cls.apply_gradients = apply_gradients  # type: ignore[attr-defined]
 
 
-def _on_tf_keras_optimizer_module(module: ModuleType) -> None:
-    _patch_tf_keras_apply_gradients(module._BaseOptimizer)
+def _hook_tf_keras_optimizer(optimizer_cls: type, label: str) -> None:
+    _patch_tf_keras_apply_gradients(optimizer_cls)
     assert STATE is not None
-    STATE.optimizer_classes.append(module._BaseOptimizer)
-    STATE.patched.append("tf_keras Optimizer.apply_gradients")
+    STATE.optimizer_classes.append(optimizer_cls)
+    STATE.patched.append(label)
+
+
+def _on_tf_keras_optimizer_module(module: ModuleType) -> None:
+    _hook_tf_keras_optimizer(module._BaseOptimizer, "tf_keras Optimizer.apply_gradients")
 
 
 def _on_tf_keras_legacy_optimizer_module(module: ModuleType) -> None:
-    _patch_tf_keras_apply_gradients(module.OptimizerV2)
-    assert STATE is not None
-    STATE.optimizer_classes.append(module.OptimizerV2)
-    STATE.patched.append("tf_keras legacy OptimizerV2.apply_gradients")
+    _hook_tf_keras_optimizer(module.OptimizerV2, "tf_keras legacy OptimizerV2.apply_gradients")
 
 
 def _record_loop_step(optimizer: Any, grads: Any, trainable_variables: Any) -> None:
